@@ -1,0 +1,44 @@
+"""Matrix Padé approximant (MPA) of (1 - z)^(+-1/2)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from array_api_compat import device as array_device
+
+from ._coefficients import pade_coefficients
+from ._scaling import frobenius_norm, shift_by_scale
+
+__all__ = ["pade_pair", "mpa_root"]
+
+
+def pade_pair(x: Any, p: tuple[float, ...], q: tuple[float, ...], xp: Any) -> tuple[Any, Any]:
+    """``P(X)`` and ``Q(X)`` from one shared set of powers: ``len(p) - 2`` products."""
+    n = x.shape[-1]
+    eye = xp.eye(n, dtype=x.dtype, device=array_device(x))
+    num = p[0] * eye + p[1] * x
+    den = q[0] * eye + q[1] * x
+    power = x
+    for pk, qk in zip(p[2:], q[2:], strict=True):
+        power = power @ x
+        num = num + pk * power
+        den = den + qk * power
+    return num, den
+
+
+def mpa_root(a: Any, power: Fraction, degree: int, xp: Any) -> tuple[Any, Any]:
+    """``A^power`` for ``power = +-1/2`` by the [m/m] Padé approximant, m = ``degree``.
+
+    With ``r = P/Q`` the approximant of ``(1 - z)^(1/2)``:
+    ``A^(1/2) ~ sqrt(s) Q(X)^-1 P(X)`` and ``A^(-1/2) ~ P(X)^-1 Q(X) / sqrt(s)``,
+    one linear solve each (P and Q commute, so the side does not matter).
+    Returns the result and the scale ``s = ||A||_F``, shape ``(..., 1, 1)``.
+    """
+    s = frobenius_norm(a, xp)
+    x = shift_by_scale(a, s, xp)
+    p, q = (tuple(float(v) for v in coeffs) for coeffs in pade_coefficients(degree))
+    num, den = pade_pair(x, p, q, xp)
+    if power > 0:
+        return xp.linalg.solve(den, num) * xp.sqrt(s), s
+    return xp.linalg.solve(num, den) / xp.sqrt(s), s

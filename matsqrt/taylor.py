@@ -1,0 +1,37 @@
+"""Matrix Taylor polynomial (MTP) of (1 - z)^(+-1/2)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from array_api_compat import device as array_device
+
+from ._coefficients import taylor_coefficients
+from ._scaling import frobenius_norm, shift_by_scale
+
+__all__ = ["polynomial", "mtp_root"]
+
+
+def polynomial(x: Any, coeffs: tuple[float, ...], xp: Any) -> Any:
+    """``sum_k coeffs[k] x^k`` by Horner's rule: ``len(coeffs) - 2`` products."""
+    n = x.shape[-1]
+    eye = xp.eye(n, dtype=x.dtype, device=array_device(x))
+    if len(coeffs) == 1:
+        return xp.broadcast_to(coeffs[0] * eye, x.shape)
+    p = coeffs[-1] * x + coeffs[-2] * eye
+    for ck in reversed(coeffs[:-2]):
+        p = p @ x + ck * eye
+    return p
+
+
+def mtp_root(a: Any, power: Fraction, degree: int, xp: Any) -> tuple[Any, Any]:
+    """``A^power`` for ``power = +-1/2`` by the degree-``degree`` Taylor polynomial.
+
+    Returns the result and the scale ``s = ||A||_F`` used, shape ``(..., 1, 1)``.
+    """
+    s = frobenius_norm(a, xp)
+    x = shift_by_scale(a, s, xp)
+    coeffs = tuple(float(c) for c in taylor_coefficients(degree, power))
+    y = polynomial(x, coeffs, xp)
+    return (y * xp.sqrt(s) if power > 0 else y / xp.sqrt(s)), s

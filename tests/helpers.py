@@ -1,0 +1,120 @@
+"""Independent oracles: nothing here calls matsqrt."""
+
+from __future__ import annotations
+
+import functools
+
+import mpmath
+import numpy as np
+import scipy.special
+
+
+def mT(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def rel_fro(a: np.ndarray, b: np.ndarray) -> float:
+    """Worst relative Frobenius error of ``a`` against ``b`` over the batch."""
+    num = np.linalg.norm(np.asarray(a, dtype=np.float64) - b, axis=(-2, -1))
+    den = np.linalg.norm(b, axis=(-2, -1))
+    return float(np.max(num / np.where(den > 0, den, 1.0), initial=0.0))
+
+
+def binomial_series(degree: int, power: float) -> np.ndarray:
+    """Taylor coefficients of (1 - z)^power from scipy.special.binom."""
+    k = np.arange(degree + 1)
+    return (-1.0) ** k * scipy.special.binom(power, k)
+
+
+def _mp_polyval(coeffs, x):
+    """sum_k coeffs[k] x^k by Horner's rule (ascending coefficients), in mpmath."""
+    acc = mpmath.mpf(0)
+    for c in reversed(list(coeffs)):
+        acc = acc * x + c
+    return acc
+
+
+@functools.cache
+def _mp_pade(m: int):
+    """[m/m] Padé coefficients of sqrt(1 - z) by mpmath at 40 digits (not from matsqrt)."""
+    with mpmath.workdps(40):
+        series = mpmath.taylor(lambda z: mpmath.sqrt(1 - z), 0, 2 * m)
+        return mpmath.pade(series, m, m)
+
+
+def scalar_mpa_sqrt(z: np.ndarray, m: int) -> np.ndarray:
+    """[m/m] Padé approximant of sqrt(1 - z), evaluated in 40-digit arithmetic."""
+    p, q = _mp_pade(m)
+    with mpmath.workdps(40):
+        values = [_mp_polyval(p, mpmath.mpf(v)) / _mp_polyval(q, mpmath.mpf(v)) for v in np.ravel(z)]
+    return np.array([float(v) for v in values]).reshape(np.shape(z))
+
+
+def scalar_mtp(z: np.ndarray, degree: int, power: float) -> np.ndarray:
+    """Truncated binomial series of (1 - z)^power, evaluated in 40-digit arithmetic."""
+    with mpmath.workdps(40):
+        c = [mpmath.binomial(mpmath.mpf(power), k) * (-1) ** k for k in range(degree + 1)]
+        values = [_mp_polyval(c, mpmath.mpf(v)) for v in np.ravel(z)]
+    return np.array([float(v) for v in values]).reshape(np.shape(z))
+
+
+def evaluation_amplification(z: np.ndarray, method: str, degree: int, power: float) -> np.ndarray:
+    """Rounding amplification of a monomial-basis evaluation at z, per point.
+
+    sum_k |c_k| z^k / |sum_k c_k z^k| (summed over P and Q for Padé): the factor
+    by which rounding in the powers of X is magnified in the result.
+    """
+    if method == "mpa":
+        polys = _mp_pade(degree)
+    else:
+        with mpmath.workdps(40):
+            polys = ([mpmath.binomial(mpmath.mpf(power), k) * (-1) ** k for k in range(degree + 1)],)
+    total = np.zeros(np.shape(z))
+    with mpmath.workdps(40):
+        for c in polys:
+            c = list(c)
+            mag = [_mp_polyval([abs(v) for v in c], mpmath.mpf(abs(v))) for v in np.ravel(z)]
+            val = [abs(_mp_polyval(c, mpmath.mpf(v))) for v in np.ravel(z)]
+            total = total + np.array([float(m / v) for m, v in zip(mag, val, strict=True)]).reshape(np.shape(z))
+    return total
+
+
+def scalar_root(lam: np.ndarray, s: np.ndarray, method: str, degree: int, power: float) -> np.ndarray:
+    """What ``method`` computes for the eigenvalue ``lam`` of a matrix scaled by ``s``."""
+    z = 1.0 - lam / s
+    if method == "mpa":
+        r = scalar_mpa_sqrt(z, degree)
+        r = r if power > 0 else 1.0 / r
+    else:
+        r = scalar_mtp(z, degree, power)
+    return s**power * r
+
+
+def sqrt_weights(y: np.ndarray) -> np.ndarray:
+    """Loewner matrix of the square root, 1 / (y_i + y_j), from the roots y_i = sqrt(lambda_i)."""
+    return 1.0 / (y[..., :, None] + y[..., None, :])
+
+
+def inv_sqrt_weights(z: np.ndarray) -> np.ndarray:
+    """Loewner matrix of the inverse root from z_i = lambda_i^(-1/2).
+
+    -z_i^2 z_j^2 / (z_i + z_j) = -1 / (r_i r_j (r_i + r_j)) with r = 1 / z;
+    the closed form avoids divided differences, so repeated eigenvalues are exact.
+    """
+    zi, zj = z[..., :, None], z[..., None, :]
+    return -(zi * zj) ** 2 / (zi + zj)
+
+
+def daleckii_krein(u: np.ndarray, g: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """U (W o (U^T G U)) U^T: the gradient of a primary function at A = U diag U^T."""
+    return u @ (weights * (mT(u) @ g @ u)) @ mT(u)
+
+
+def frechet_fd(f, a: np.ndarray, g: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of <G, f(A)> with respect to every entry of A."""
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(*a.shape):
+        e = np.zeros_like(a)
+        e[idx] = h
+        grad[idx] = (np.sum(g * f(a + e)) - np.sum(g * f(a - e))) / (2 * h)
+    return grad
