@@ -20,8 +20,9 @@ class ConvergenceInfo:
         by the function that returns it), or ``nan`` when it was not measured
         (fixed iteration counts with ``tol=0``).
     converged : bool
-        Whether ``residual <= tol`` was reached.  ``True`` for a fixed
-        iteration count, where no tolerance was asked for.
+        Whether the iteration reached ``tol``, or the rounding floor of a
+        quadratically convergent iteration just above it.  ``True`` for a
+        fixed iteration count, where no tolerance was asked for.
     tol : float
         The tolerance the iteration was asked to reach (0 for a fixed count).
     """

@@ -105,6 +105,21 @@ def inv_sqrt_weights(z: np.ndarray) -> np.ndarray:
     return -(zi * zj) ** 2 / (zi + zj)
 
 
+def rounding_unit(a: np.ndarray, method: str, degree: int, power: float, dtype=np.float64) -> np.ndarray:
+    """Relative rounding level expected of a method on symmetric A, per matrix.
+
+    Powers of X (||X|| <= 1) are formed stably, but summing them in the
+    monomial basis amplifies their rounding by sum|c_k| z^k / |sum c_k z^k|
+    (large for high degrees near z = 1).  For the inverse root, a relative
+    perturbation eps of A moves the result by up to cond(A) * eps.
+    """
+    lam = np.linalg.eigvalsh(a)
+    s = np.linalg.norm(a, axis=(-2, -1))[..., None]
+    amplification = np.max(evaluation_amplification(1 - lam / s, method, degree, power), axis=-1)
+    cond = np.linalg.cond(a)
+    return a.shape[-1] * np.finfo(dtype).eps * amplification * (1 if power > 0 else cond)
+
+
 def daleckii_krein(u: np.ndarray, g: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """U (W o (U^T G U)) U^T: the gradient of a primary function at A = U diag U^T."""
     return u @ (weights * (mT(u) @ g @ u)) @ mT(u)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import matsqrt
 from matsqrt.testing import spd_matrices
 
-from helpers import evaluation_amplification, scalar_root
+from helpers import evaluation_amplification, rounding_unit, scalar_root
 
 METHODS = st.sampled_from([("mpa", 1, 10), ("mtp", 1, 20)]).flatmap(
     lambda m: st.tuples(st.just(m[0]), st.integers(m[1], m[2]))
@@ -22,21 +22,6 @@ EPS = {np.float64: np.finfo(np.float64).eps, np.float32: np.finfo(np.float32).ep
 def exact_root(a: np.ndarray, power: float) -> np.ndarray:
     y = scipy.linalg.sqrtm(a)
     return y if power > 0 else np.linalg.inv(y)
-
-
-def rounding_unit(a: np.ndarray, method: str, degree: int, power: float, dtype=np.float64) -> np.ndarray:
-    """Relative rounding level expected of a method on symmetric A, per matrix.
-
-    Powers of X (||X|| <= 1) are formed stably, but summing them in the
-    monomial basis amplifies their rounding by sum|c_k| z^k / |sum c_k z^k|
-    (large for high degrees near z = 1).  For the inverse root, a relative
-    perturbation eps of A moves the result by up to cond(A) * eps.
-    """
-    lam = np.linalg.eigvalsh(a)
-    s = np.linalg.norm(a, axis=(-2, -1))[..., None]
-    amplification = np.max(evaluation_amplification(1 - lam / s, method, degree, power), axis=-1)
-    cond = np.linalg.cond(a)
-    return a.shape[-1] * EPS[dtype] * amplification * (1 if power > 0 else cond)
 
 
 def predicted_error(a: np.ndarray, method: str, degree: int, power: float) -> np.ndarray:
