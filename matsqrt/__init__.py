@@ -9,7 +9,7 @@ NumPy, CuPy and any array-API library, on batches ``(..., n, n)``.
 from ._api import RootVJP, inv_sqrtm, inv_sqrtm_vjp, sqrtm, sqrtm_vjp
 from ._coefficients import pade_coefficients, taylor_coefficients
 from ._errors import ConvergenceError, ConvergenceInfo
-from ._methods import MPA, MTP
+from ._methods import METHODS, MPA, MTP
 from .lyapunov import solve_lyapunov
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "solve_lyapunov",
     "RootVJP",
     "MTP",
+    "METHODS",
     "MPA",
     "ConvergenceError",
     "ConvergenceInfo",

@@ -9,7 +9,7 @@ from typing import Any
 from .pade import mpa_root
 from .taylor import mtp_root
 
-__all__ = ["MTP", "MPA", "Method", "resolve_method"]
+__all__ = ["MTP", "MPA", "METHODS", "Method", "resolve_method"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class MPA:
 
 Method = str | MTP | MPA
 _SHORTCUTS = {"mtp": MTP, "mpa": MPA}
+METHODS = tuple(_SHORTCUTS)
 
 
 def resolve_method(method: Method, degree: int | None) -> MTP | MPA:

@@ -48,6 +48,23 @@ def test_symmetric_error_is_the_scalar_approximation_error(backend, case, method
     assert np.all(np.abs(measured - predicted) <= slack), (measured, predicted, slack)
 
 
+@given(case=spd_matrices(n=st.integers(2, 10), batch_shape=BATCH, max_condition=1e6, kinds=("rank_deficient",)),
+       method=METHODS)
+def test_rank_deficient_sqrt_error_is_the_scalar_approximation_error(backend, case, method):
+    # Zero eigenvalues sit at z = 1, where the series converge slowest.
+    name, degree = method
+    a = case.matrix
+    got = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), name, degree=degree))
+    lam = np.clip(np.linalg.eigvalsh(a), 0.0, None)
+    s = np.linalg.norm(a, axis=(-2, -1))[..., None]
+    predicted = np.max(np.abs(scalar_root(lam, s, name, degree, 0.5) - np.sqrt(lam)), axis=-1)
+    exact = (case.eigenvectors * np.sqrt(case.eigenvalues)[..., None, :]) @ np.swapaxes(case.eigenvectors, -1, -2)
+    measured = np.linalg.norm(got - exact, ord=2, axis=(-2, -1))
+    # A zero eigenvalue is only known to eps * ||A||, which moves its root by sqrt(eps).
+    slack = 200 * rounding_unit(a, name, degree, 0.5) + 4 * np.sqrt(a.shape[-1] * EPS[np.float64])
+    assert np.all(np.abs(measured - predicted) <= slack * np.sqrt(s[..., 0]))
+
+
 @given(case=spd_matrices(n=st.integers(1, 8), batch_shape=BATCH, max_condition=1e4), method=METHODS)
 def test_inverse_root_whitens_up_to_the_scalar_error(backend, case, method):
     # Z A Z - I = U diag(lambda z(lambda)^2 - 1) U^T for the computed z.
