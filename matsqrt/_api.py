@@ -22,7 +22,7 @@ def _forward(a: Any, power: Fraction, method: Method, degree: int | None, check_
     prepared = prepare(a, xp, check_finite=check_finite)
     if prepared.empty:
         return xp, prepared, prepared.zeros(xp), None
-    if power < 0:
+    if power < 0 and check_finite:
         # One host synchronisation; a zero matrix has no inverse square root.
         if not bool(xp.all(frobenius_norm(prepared.array, xp) > 0)):
             raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
@@ -49,8 +49,10 @@ def sqrtm(
     degree : int, optional
         ``m`` for MPA (default 5), the polynomial degree for MTP (default 10).
     check_finite : bool, default True
-        Raise :class:`ValueError` if ``A`` holds NaN or infinity (one host
-        synchronisation per call on a GPU).
+        Raise :class:`ValueError` if ``A`` holds NaN or infinity (and, for
+        :func:`inv_sqrtm`, a zero matrix).  These checks cost a host
+        synchronisation per call on a GPU; ``False`` skips them, and the
+        forward then never synchronises.
     xp : array namespace, optional
         Inferred from ``A`` when not given.
 
@@ -108,7 +110,8 @@ def inv_sqrtm(
     Raises
     ------
     ValueError
-        As :func:`sqrtm`, and when a matrix of the batch is zero.
+        As :func:`sqrtm`, and when a matrix of the batch is zero (checked
+        with ``check_finite=True``).
     TypeError
         Complex or boolean ``A``.
 

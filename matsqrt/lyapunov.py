@@ -25,7 +25,7 @@ from array_api_compat import is_numpy_namespace
 from ._errors import ConvergenceError, ConvergenceInfo
 from ._validate import namespace_of, prepare
 
-__all__ = ["solve_lyapunov", "sign_iteration", "DEFAULT_MAXITER"]
+__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "DEFAULT_MAXITER"]
 
 DEFAULT_MAXITER = 100
 # Default tolerance on the RMS entry of B_k - I, in units of sqrt(n) * eps: an
@@ -53,6 +53,15 @@ def _distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
     return float(xp.max(rms)) if rms.ndim else float(rms)
 
 
+def sign_step(b: Any, c: Any) -> tuple[Any, Any]:
+    """One Newton-Schulz step on the blocks ``(B, C)`` of ``[[B, C], [0, -B]]``: six products."""
+    b2 = b @ b
+    bc = b @ c
+    c = 0.5 * (3.0 * c - c @ b2 - b @ bc + bc @ b)
+    b = 0.5 * (3.0 * b - b @ b2)
+    return b, c
+
+
 def sign_iteration(
     b: Any, c: Any, xp: Any, *, maxiter: int, tol: float
 ) -> tuple[Any, ConvergenceInfo]:
@@ -76,10 +85,7 @@ def sign_iteration(
     converged = tol == 0
     iterations = 0
     while iterations < maxiter:
-        b2 = b @ b
-        bc = b @ c
-        c = 0.5 * (3.0 * c - c @ b2 - b @ bc + bc @ b)
-        b = 0.5 * (3.0 * b - b @ b2)
+        b, c = sign_step(b, c)
         iterations += 1
         if tol == 0:
             continue
