@@ -2,82 +2,131 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from typing import Any
 
 from ._errors import ConvergenceInfo
-from ._methods import Method, resolve_method
+from ._methods import Method, Root, configure
 from ._scaling import frobenius_norm
 from ._validate import Prepared, namespace_of, prepare
-from .lyapunov import DEFAULT_MAXITER, default_tol, raise_if_not_converged, sign_iteration
 
-__all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp"]
+__all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "RootVJP"]
 
 _HALF = Fraction(1, 2)
+_EMPTY_INFO = ConvergenceInfo(0, 0.0, True, 0.0)
 
 
-def _forward(a: Any, power: Fraction, method: Method, degree: int | None, check_finite: bool, xp: Any):
-    config = resolve_method(method, degree)
+def _residual(a: Any, value: Any, power: Fraction, xp: Any) -> float:
+    """||Y^2 - A||_F / ||A||_F, or ||Z A Z - I||_F / sqrt(n) for the inverse, worst over the batch."""
+    if power > 0:
+        d = value @ value - a
+        den = frobenius_norm(a, xp)
+        rel = frobenius_norm(d, xp) / xp.where(den > 0, den, xp.ones_like(den))
+    else:
+        n = a.shape[-1]
+        rel = frobenius_norm(value @ a @ value - xp.eye(n, dtype=a.dtype), xp) / n**0.5
+    return float(xp.max(rel))
+
+
+def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, Root | None]:
+    config = configure(method, **settings)
     xp, (a,) = namespace_of(a, xp=xp)
     prepared = prepare(a, xp, check_finite=check_finite)
     if prepared.empty:
-        return xp, prepared, prepared.zeros(xp), None
+        return xp, prepared, None
     if power < 0 and check_finite:
         # One host synchronisation; a zero matrix has no inverse square root.
         if not bool(xp.all(frobenius_norm(prepared.array, xp) > 0)):
             raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
-    y, s = config.root(prepared.array, power, xp)
-    return xp, prepared, y, s
+    return xp, prepared, config.forward(prepared.array, power, xp)
 
 
-def sqrtm(
-    A: Any, method: Method = "mpa", *, degree: int | None = None, check_finite: bool = True, xp: Any = None
-) -> Any:
-    """Principal matrix square root ``A^(1/2)`` of a batch of matrices.
+def _function(a, power, method, settings, return_info, check_finite, xp):
+    xp, prepared, root = _root(a, power, method, settings, check_finite, xp)
+    if root is None:
+        value, info = prepared.zeros(xp), _EMPTY_INFO
+    else:
+        value, info = prepared.result(xp, root.value), root.info
+        if return_info:
+            info = dataclasses.replace(info, residual=_residual(prepared.array, root.value, power, xp))
+    return (value, info) if return_info else value
 
+
+_COMMON_DOC = """
     Parameters
     ----------
     A : array_like, shape (..., n, n)
-        Matrices with their spectrum in the region where the method converges:
-        symmetric positive semi-definite, or any matrix whose eigenvalues
-        ``lambda`` satisfy ``|1 - lambda / ||A||_F| < 1``.  NumPy, CuPy and
-        other array-API arrays are returned as arrays of the same library and
-        device.
-    method : {"mpa", "mtp"} or MPA or MTP, default "mpa"
-        ``"mpa"``: [m/m] matrix Padé approximant.  ``"mtp"``: matrix Taylor
-        polynomial.  Both as in Song, Sebe and Wang (2022).
+        NumPy, CuPy or other array-API arrays are returned as arrays of the
+        same library and device; anything else is converted with NumPy.
+    method : str or method config, default "auto"
+        ``"auto"``: the fastest accurate method for the backend and input
+        (eigh on NumPy for symmetric input, matmul otherwise and on GPUs).
+        ``"eigh"``: eigendecomposition (symmetric input).  ``"matmul"``:
+        accelerated Newton-Schulz, matrix products only, accurate to working
+        precision.  ``"ns"``: coupled Newton-Schulz (iSQRT-COV).  ``"mpa"``
+        and ``"mtp"``: the paper's Padé and Taylor series.  Configs
+        (:class:`MPA`, :class:`Matmul`, ...) give every setting.
     degree : int, optional
-        ``m`` for MPA (default 5), the polynomial degree for MTP (default 10).
+        Degree of ``"mpa"`` (default 5) or ``"mtp"`` (default 10).
+    tol, maxiter : optional
+        Stopping settings of the iterative methods (``"matmul"``, ``"ns"``).
+    return_info : bool, default False
+        Also return a :class:`ConvergenceInfo` whose ``residual`` is
+        ``||Y^2 - A||_F / ||A||_F`` (``||Z A Z - I||_F / sqrt(n)`` for the
+        inverse root), computed for the purpose.
     check_finite : bool, default True
         Raise :class:`ValueError` if ``A`` holds NaN or infinity (and, for
-        :func:`inv_sqrtm`, a zero matrix).  These checks cost a host
-        synchronisation per call on a GPU; ``False`` skips them, and the
-        forward then never synchronises.
+        the inverse root, a zero matrix).  These checks cost a host
+        synchronisation per call on a GPU; ``False`` skips them.
     xp : array namespace, optional
         Inferred from ``A`` when not given.
+"""
 
+_RAISES_DOC = """
+    Raises
+    ------
+    ValueError
+        ``A`` not at least 2-D, not square or not finite; a setting the method
+        does not have; for ``"eigh"``, non-symmetric input or negative
+        eigenvalues.
+    TypeError
+        Complex or boolean ``A``.
+    ConvergenceError
+        An iterative method did not reach its tolerance (for instance
+        eigenvalues with non-positive real part).
+"""
+
+
+def sqrtm(
+    A: Any,
+    method: Method = "auto",
+    *,
+    degree: int | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    return_info: bool = False,
+    check_finite: bool = True,
+    xp: Any = None,
+) -> Any:
+    """Principal matrix square root ``A^(1/2)`` of a batch of matrices.
+    {common}
     Returns
     -------
     Y : array, shape (..., n, n)
         Same dtype as ``A`` for float32/float64; float64 for integer input;
         float16 input is computed in float32 and returned as float16.
-
-    Raises
-    ------
-    ValueError
-        ``A`` not at least 2-D, not square, or not finite.
-    TypeError
-        Complex or boolean ``A``.
-
+    info : ConvergenceInfo
+        Only with ``return_info=True``.
+    {raises}
     Notes
     -----
-    Each matrix is scaled by ``s = ||A||_F`` and the series of
-    ``(1 - z)^(1/2)`` is evaluated at ``X = I - A / s``:
-    ``A^(1/2) ~ sqrt(s) r(X)``.  These are the paper's settings; their error
-    grows with the condition number (about 1e-2 relative at condition number
-    10, n = 64).  The error for symmetric ``A`` is exactly the scalar
-    approximation error ``max_i |sqrt(lambda_i) - sqrt(s) r(1 - lambda_i / s)|``
-    up to rounding.
+    ``"mpa"`` and ``"mtp"`` scale each matrix by ``s = ||A||_F`` (the
+    paper's; ``MPA(scale="spectral")`` uses a tighter bound) and evaluate the
+    series of ``(1 - z)^(1/2)`` at ``X = I - A / s``: ``A^(1/2) ~ sqrt(s) r(X)``.
+    Their error for symmetric ``A`` is exactly the scalar approximation error
+    ``max_i |sqrt(lambda_i) - sqrt(s) r(1 - lambda_i / s)|`` up to rounding,
+    about 1e-2 relative at condition number 10 and n = 64 for the defaults.
 
     References
     ----------
@@ -89,43 +138,60 @@ def sqrtm(
     >>> import numpy as np
     >>> import matsqrt
     >>> A = np.array([[4.0, 0.0], [0.0, 9.0]])
-    >>> Y = matsqrt.sqrtm(A, degree=12)
-    >>> np.round(Y, 2)
+    >>> matsqrt.sqrtm(A)
     array([[2., 0.],
            [0., 3.]])
+    >>> Y, info = matsqrt.sqrtm(A, "matmul", return_info=True)
+    >>> bool(np.allclose(Y, [[2, 0], [0, 3]], rtol=1e-14)), info.converged
+    (True, True)
     """
-    xp, prepared, y, _ = _forward(A, _HALF, method, degree, check_finite, xp)
-    return prepared.result(xp, y)
+    settings = dict(degree=degree, tol=tol, maxiter=maxiter)
+    return _function(A, _HALF, method, settings, return_info, check_finite, xp)
 
 
 def inv_sqrtm(
-    A: Any, method: Method = "mpa", *, degree: int | None = None, check_finite: bool = True, xp: Any = None
+    A: Any,
+    method: Method = "auto",
+    *,
+    degree: int | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    return_info: bool = False,
+    check_finite: bool = True,
+    xp: Any = None,
 ) -> Any:
     """Inverse principal square root ``A^(-1/2)`` of a batch of matrices.
-
-    Parameters, returns and dtype rules are those of :func:`sqrtm`.  MTP uses
-    the Taylor series of ``(1 - z)^(-1/2)``; MPA solves the Padé pair of the
-    square root the other way round: ``A^(-1/2) ~ P(X)^-1 Q(X) / sqrt(s)``.
-
-    Raises
-    ------
-    ValueError
-        As :func:`sqrtm`, and when a matrix of the batch is zero (checked
-        with ``check_finite=True``).
-    TypeError
-        Complex or boolean ``A``.
+    {common}
+    Returns
+    -------
+    Z : array, shape (..., n, n)
+        Dtype rules as :func:`sqrtm`.
+    info : ConvergenceInfo
+        Only with ``return_info=True``.
+    {raises}
+    Notes
+    -----
+    Singular input raises: :class:`ValueError` for a zero matrix or with
+    ``"eigh"``, :class:`ConvergenceError` with ``"matmul"`` and ``"ns"``.
+    ``"mtp"`` uses the series of ``(1 - z)^(-1/2)``; ``"mpa"`` solves the
+    Padé pair of the square root the other way round,
+    ``A^(-1/2) ~ P(X)^-1 Q(X) / sqrt(s)``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import matsqrt
     >>> A = np.array([[4.0, 0.0], [0.0, 9.0]])
-    >>> np.round(matsqrt.inv_sqrtm(A, degree=12), 3)
-    array([[0.5  , 0.   ],
-           [0.   , 0.333]])
+    >>> np.round(matsqrt.inv_sqrtm(A), 4)
+    array([[0.5   , 0.    ],
+           [0.    , 0.3333]])
     """
-    xp, prepared, z, _ = _forward(A, -_HALF, method, degree, check_finite, xp)
-    return prepared.result(xp, z)
+    settings = dict(degree=degree, tol=tol, maxiter=maxiter)
+    return _function(A, -_HALF, method, settings, return_info, check_finite, xp)
+
+
+for _f in (sqrtm, inv_sqrtm):
+    _f.__doc__ = _f.__doc__.replace("{common}", _COMMON_DOC).replace("{raises}", _RAISES_DOC)
 
 
 class RootVJP:
@@ -133,19 +199,17 @@ class RootVJP:
 
     Call it with an upstream gradient ``G = dL/dY`` (same shape as ``A``) to
     get ``dL/dA``; ``return_info=True`` also returns the
-    :class:`ConvergenceInfo` of the Lyapunov iteration.
+    :class:`ConvergenceInfo` of the Lyapunov iteration.  ``forward_info`` is
+    the info of the forward computation.
     """
 
-    def __init__(self, xp: Any, prepared: Prepared, root: Any, b0: Any, scale: Any, inverse: Any,
-                 maxiter: int, tol: float):
+    def __init__(self, xp: Any, prepared: Prepared, root: Root | None, maxiter: int | None, tol: float | None):
         self._xp = xp
         self._prepared = prepared
         self._root = root
-        self._b0 = b0
-        self._scale = scale
-        self._inverse = inverse
         self.maxiter = maxiter
         self.tol = tol
+        self.forward_info = _EMPTY_INFO if root is None else root.info
 
     def __call__(self, G: Any, *, return_info: bool = False) -> Any:
         xp = self._xp
@@ -155,43 +219,29 @@ class RootVJP:
             raise ValueError(f"G must have the shape of A, {tuple(prepared.array.shape)}; got {tuple(g.shape)}")
         g = prepare(g, xp, name="G", check_finite=False).array
         g = g if g.dtype == prepared.array.dtype else xp.astype(g, prepared.array.dtype)
-        if prepared.empty:
-            grad, info = prepared.zeros(xp), ConvergenceInfo(0, 0.0, True, self.tol)
+        if self._root is None:
+            grad, info = prepared.zeros(xp), _EMPTY_INFO
         else:
-            c = g if self._inverse is None else -(self._inverse @ g @ self._inverse)
-            grad, info = sign_iteration(self._b0, c / self._scale, xp, maxiter=self.maxiter, tol=self.tol)
-            raise_if_not_converged(info, "vjp", "the root must be nonsingular with a well-separated spectrum")
+            grad, info = self._root.backward(g, self.maxiter, self.tol)
             grad = prepared.result(xp, grad)
         return (grad, info) if return_info else grad
 
 
-def _vjp(A, power, method, degree, lyapunov_maxiter, lyapunov_tol, check_finite, xp):
-    xp, prepared, y, s = _forward(A, power, method, degree, check_finite, xp)
-    maxiter = DEFAULT_MAXITER if lyapunov_maxiter is None else int(lyapunov_maxiter)
-    n = prepared.array.shape[-1]
-    tol = default_tol(xp, prepared.array.dtype, n) if lyapunov_tol is None else float(lyapunov_tol)
-    if maxiter < 0 or tol < 0:
+def _vjp(A, power, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp):
+    if (lyapunov_maxiter is not None and lyapunov_maxiter < 0) or (lyapunov_tol is not None and lyapunov_tol < 0):
         raise ValueError("lyapunov_maxiter and lyapunov_tol must be non-negative")
-    if prepared.empty:
-        return prepared.result(xp, y), RootVJP(xp, prepared, y, None, None, None, maxiter, tol)
-    yt = xp.matrix_transpose(y)
-    if power > 0:
-        # B_0 = Y^T / sqrt(||A||_F): the paper's scaling, spectrum in (0, 1].
-        scale = xp.sqrt(xp.where(s > 0, s, xp.ones_like(s)))
-        inverse = None
-    else:
-        # B_0 = Z^T / ||Z||_F and C = -A^-T G A^-T with A^-1 = Z Z.
-        scale = frobenius_norm(y, xp)
-        inverse = xp.matrix_transpose(y @ y)
-    vjp = RootVJP(xp, prepared, y, yt / scale, scale, inverse, maxiter, tol)
-    return prepared.result(xp, y), vjp
+    xp, prepared, root = _root(A, power, method, settings, check_finite, xp)
+    value = prepared.zeros(xp) if root is None else prepared.result(xp, root.value)
+    return value, RootVJP(xp, prepared, root, lyapunov_maxiter, lyapunov_tol)
 
 
 def sqrtm_vjp(
     A: Any,
-    method: Method = "mpa",
+    method: Method = "auto",
     *,
     degree: int | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
     lyapunov_maxiter: int | None = None,
     lyapunov_tol: float | None = None,
     check_finite: bool = True,
@@ -201,31 +251,35 @@ def sqrtm_vjp(
 
     Parameters
     ----------
-    A, method, degree, check_finite, xp
+    A, method, degree, tol, maxiter, check_finite, xp
         As in :func:`sqrtm`.
     lyapunov_maxiter : int, optional
         Maximum number of matrix-sign iterations in the backward (default 100).
     lyapunov_tol : float, optional
         Tolerance on the RMS entry of ``B_k - I`` (default
-        ``50 * sqrt(n) * eps``).
-        ``lyapunov_maxiter=8, lyapunov_tol=0`` reproduces the paper's backward
-        exactly: eight iterations, no convergence check.
+        ``eps`` of the dtype, with one step more once below ``sqrt(eps / 2)``).  ``method="mpa", lyapunov_maxiter=8,
+        lyapunov_tol=0`` reproduces the paper's backward exactly: eight
+        iterations, no convergence check.  Ignored by ``"eigh"``, whose
+        backward is a closed formula.
 
     Returns
     -------
     Y : array
-        ``sqrtm(A, method, degree=degree)``.
+        ``sqrtm(A, method, ...)``.
     vjp : RootVJP
         ``vjp(G)`` returns ``dL/dA`` for ``G = dL/dY``.  It raises
         :class:`ConvergenceError` when the iteration does not reach its
-        tolerance (singular ``A``, for instance).
+        tolerance (singular ``A``, for instance), and ``"eigh"`` raises
+        :class:`ValueError` at a singular ``A``, where no gradient exists.
 
     Notes
     -----
     The gradient is that of the exact square root at the computed ``Y``: it
     solves ``Y^T X + X Y^T = G`` by the Newton-Schulz sign iteration of
-    :func:`solve_lyapunov`, started from ``B_0 = Y^T / sqrt(||A||_F)``,
-    ``C_0 = G / sqrt(||A||_F)``.  ``A`` is treated as an unconstrained
+    :func:`solve_lyapunov` (``"eigh"``: by the Daleckii-Krein formula).  For
+    the series methods it starts, as in the paper, from
+    ``B_0 = Y^T / sqrt(s)``, ``C_0 = G / sqrt(s)``; ``"matmul"`` adds the
+    accelerated step scalings.  ``A`` is treated as an unconstrained
     ``n x n`` matrix: ``X`` has all ``n^2`` entries.  For symmetric
     ``A = U diag(lambda) U^T`` it is ``U (L o (U^T G U)) U^T`` with
     ``L_ij = 1 / (sqrt(lambda_i) + sqrt(lambda_j))``; for symmetric ``G`` this
@@ -240,14 +294,17 @@ def sqrtm_vjp(
     >>> bool(np.allclose(vjp(E), E / 2))
     True
     """
-    return _vjp(A, _HALF, method, degree, lyapunov_maxiter, lyapunov_tol, check_finite, xp)
+    settings = dict(degree=degree, tol=tol, maxiter=maxiter)
+    return _vjp(A, _HALF, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp)
 
 
 def inv_sqrtm_vjp(
     A: Any,
-    method: Method = "mpa",
+    method: Method = "auto",
     *,
     degree: int | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
     lyapunov_maxiter: int | None = None,
     lyapunov_tol: float | None = None,
     check_finite: bool = True,
@@ -256,9 +313,11 @@ def inv_sqrtm_vjp(
     """``A^(-1/2)`` and a function computing its vector-Jacobian product.
 
     Keywords as in :func:`sqrtm_vjp`.  With ``Z = A^(-1/2)`` and ``G = dL/dZ``
-    the gradient solves ``Z^T X + X Z^T = -A^-T G A^-T`` (``A^-1 = Z Z``),
-    started from ``B_0 = Z^T / ||Z||_F`` as in the paper.  For symmetric
-    ``A`` it equals ``U (L o (U^T G U)) U^T`` with
+    the series methods solve ``Z^T X + X Z^T = -A^-T G A^-T`` (``A^-1 = Z Z``)
+    from ``B_0 = Z^T / ||Z||_F``, as in the paper; ``"matmul"`` solves the
+    equivalent ``Y^T X + X Y^T = -Z^T G Z^T`` with the ``Y = A^(1/2)`` it
+    computes alongside.  For symmetric ``A`` the gradient is
+    ``U (L o (U^T G U)) U^T`` with
     ``L_ij = -1 / (sqrt(l_i) sqrt(l_j) (sqrt(l_i) + sqrt(l_j)))``.
 
     Examples
@@ -270,4 +329,5 @@ def inv_sqrtm_vjp(
     array([[-0.0625,  0.    ],
            [ 0.    , -0.0625]])
     """
-    return _vjp(A, -_HALF, method, degree, lyapunov_maxiter, lyapunov_tol, check_finite, xp)
+    settings = dict(degree=degree, tol=tol, maxiter=maxiter)
+    return _vjp(A, -_HALF, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp)

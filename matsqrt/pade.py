@@ -8,7 +8,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._coefficients import pade_coefficients
-from ._scaling import frobenius_norm, shift_by_scale
+from ._scaling import shift_by_scale
 
 __all__ = ["pade_pair", "mpa_root"]
 
@@ -27,18 +27,18 @@ def pade_pair(x: Any, p: tuple[float, ...], q: tuple[float, ...], xp: Any) -> tu
     return num, den
 
 
-def mpa_root(a: Any, power: Fraction, degree: int, xp: Any) -> tuple[Any, Any]:
+def mpa_root(a: Any, s: Any, power: Fraction, degree: int, xp: Any) -> Any:
     """``A^power`` for ``power = +-1/2`` by the [m/m] Padé approximant, m = ``degree``.
 
     With ``r = P/Q`` the approximant of ``(1 - z)^(1/2)``:
     ``A^(1/2) ~ sqrt(s) Q(X)^-1 P(X)`` and ``A^(-1/2) ~ P(X)^-1 Q(X) / sqrt(s)``,
     one linear solve each (P and Q commute, so the side does not matter).
-    Returns the result and the scale ``s = ||A||_F``, shape ``(..., 1, 1)``.
+    ``s`` (shape ``(..., 1, 1)``) must bound the spectral radius of ``A``;
+    the paper uses ``||A||_F``.
     """
-    s = frobenius_norm(a, xp)
     x = shift_by_scale(a, s, xp)
     p, q = (tuple(float(v) for v in coeffs) for coeffs in pade_coefficients(degree))
     num, den = pade_pair(x, p, q, xp)
     if power > 0:
-        return xp.linalg.solve(den, num) * xp.sqrt(s), s
-    return xp.linalg.solve(num, den) / xp.sqrt(s), s
+        return xp.linalg.solve(den, num) * xp.sqrt(s)
+    return xp.linalg.solve(num, den) / xp.sqrt(s)

@@ -8,7 +8,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._coefficients import taylor_coefficients
-from ._scaling import frobenius_norm, shift_by_scale
+from ._scaling import shift_by_scale
 
 __all__ = ["polynomial", "mtp_root"]
 
@@ -25,13 +25,13 @@ def polynomial(x: Any, coeffs: tuple[float, ...], xp: Any) -> Any:
     return p
 
 
-def mtp_root(a: Any, power: Fraction, degree: int, xp: Any) -> tuple[Any, Any]:
+def mtp_root(a: Any, s: Any, power: Fraction, degree: int, xp: Any) -> Any:
     """``A^power`` for ``power = +-1/2`` by the degree-``degree`` Taylor polynomial.
 
-    Returns the result and the scale ``s = ||A||_F`` used, shape ``(..., 1, 1)``.
+    ``s`` (shape ``(..., 1, 1)``) must bound the spectral radius of ``A``;
+    the paper uses ``||A||_F``.
     """
-    s = frobenius_norm(a, xp)
     x = shift_by_scale(a, s, xp)
     coeffs = tuple(float(c) for c in taylor_coefficients(degree, power))
     y = polynomial(x, coeffs, xp)
-    return (y * xp.sqrt(s) if power > 0 else y / xp.sqrt(s)), s
+    return y * xp.sqrt(s) if power > 0 else y / xp.sqrt(s)

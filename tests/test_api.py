@@ -33,16 +33,16 @@ def test_float_dtypes_are_kept_and_results_stay_in_the_library(backend, dtype):
 
 def test_integers_are_computed_in_float64(backend):
     a = backend.asarray(np.array([[4, 0], [0, 9]], dtype=np.int64))
-    y = matsqrt.sqrtm(a, degree=12)
+    y = matsqrt.sqrtm(a, "mpa", degree=12)
     assert y.dtype == backend.xp.float64
     np.testing.assert_allclose(backend.to_numpy(y), np.diag([2.0, 3.0]), rtol=1e-13)
 
 
 def test_float16_is_computed_in_float32_and_returned_as_float16():
     a = np.array([[4.0, 0.0], [0.0, 9.0]], dtype=np.float16)
-    y = matsqrt.sqrtm(a, degree=12)
+    y = matsqrt.sqrtm(a, "mpa", degree=12)
     assert y.dtype == np.float16
-    np.testing.assert_array_equal(y, matsqrt.sqrtm(a.astype(np.float32), degree=12).astype(np.float16))
+    np.testing.assert_array_equal(y, matsqrt.sqrtm(a.astype(np.float32), "mpa", degree=12).astype(np.float16))
     _, vjp = matsqrt.sqrtm_vjp(a)
     assert vjp(np.eye(2, dtype=np.float16)).dtype == np.float16
 
@@ -73,7 +73,7 @@ def test_non_finite_input_raises_unless_unchecked(backend, bad):
     for f in FORWARDS + VJPS:
         with pytest.raises(ValueError, match="NaN or infinity"):
             f(backend.asarray(a))
-    out = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), check_finite=False))
+    out = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), "mpa", check_finite=False))
     assert not np.isfinite(out).all()
 
 
@@ -86,7 +86,7 @@ def test_empty_inputs_give_empty_outputs(backend, shape):
 
 def test_zero_matrix_sqrt_is_zero_and_inverse_raises(backend):
     a = np.stack([SPD, np.zeros((2, 2))])
-    y = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), degree=12))
+    y = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), "mpa", degree=12))
     np.testing.assert_array_equal(y[1], 0.0)
     for f in (matsqrt.inv_sqrtm, matsqrt.inv_sqrtm_vjp):
         with pytest.raises(ValueError, match="zero matrix"):
@@ -108,7 +108,7 @@ def test_inputs_are_not_modified(backend):
 
 
 def test_nested_lists_are_accepted_as_numpy():
-    y = matsqrt.sqrtm([[4.0, 0.0], [0.0, 9.0]], degree=12)
+    y = matsqrt.sqrtm([[4.0, 0.0], [0.0, 9.0]], "mpa", degree=12)
     assert isinstance(y, np.ndarray)
     np.testing.assert_allclose(y, np.diag([2.0, 3.0]), rtol=1e-13)
 

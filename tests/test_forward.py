@@ -121,8 +121,8 @@ def test_scaling_by_any_positive_number(case, method, c, power):
 def test_extreme_scales_do_not_overflow(backend, dtype, exponent, sign):
     a = np.array([[2.0, 1.0], [1.0, 2.0]])
     c = 10.0 ** (sign * exponent)
-    y = backend.to_numpy(matsqrt.sqrtm(backend.asarray((a * c).astype(dtype)), degree=8))
-    z = backend.to_numpy(matsqrt.inv_sqrtm(backend.asarray((a * c).astype(dtype)), degree=8))
+    y = backend.to_numpy(matsqrt.sqrtm(backend.asarray((a * c).astype(dtype)), "mpa", degree=8))
+    z = backend.to_numpy(matsqrt.inv_sqrtm(backend.asarray((a * c).astype(dtype)), "mpa", degree=8))
     ref = scipy.linalg.sqrtm(a)
     np.testing.assert_allclose(y / np.sqrt(c), ref, rtol=1e-3)
     np.testing.assert_allclose(z * np.sqrt(c), np.linalg.inv(ref), rtol=1e-3)

@@ -82,14 +82,14 @@ def _paper_backward(b, c, iterations=8):
 def test_paper_settings_reproduce_the_reference_backward(backend, case, seed):
     a = case.matrix
     g = np.random.default_rng(seed).standard_normal(a.shape)
-    y, vjp = matsqrt.sqrtm_vjp(backend.asarray(a), lyapunov_maxiter=8, lyapunov_tol=0)
+    y, vjp = matsqrt.sqrtm_vjp(backend.asarray(a), "mpa", lyapunov_maxiter=8, lyapunov_tol=0)
     y = backend.to_numpy(y)
     root_norm = np.sqrt(np.linalg.norm(a, axis=(-2, -1)))[..., None, None]
     expected = _paper_backward(y / root_norm, g / root_norm)
     np.testing.assert_allclose(backend.to_numpy(vjp(backend.asarray(g))), expected, rtol=0,
                                atol=1e3 * EPS64 * np.abs(expected).max())
 
-    z, vjp = matsqrt.inv_sqrtm_vjp(backend.asarray(a), lyapunov_maxiter=8, lyapunov_tol=0)
+    z, vjp = matsqrt.inv_sqrtm_vjp(backend.asarray(a), "mpa", lyapunov_maxiter=8, lyapunov_tol=0)
     z = backend.to_numpy(z)
     z_norm = np.linalg.norm(z, axis=(-2, -1))[..., None, None]
     a_inv = z @ z
@@ -127,10 +127,10 @@ def test_gradient_at_identity_is_half_the_direction(backend, n):
     e = np.random.default_rng(n).standard_normal((n, n))
     # Degree 10: the Padé error at z = 1 - 1/sqrt(n) is ~1e-15 for n <= 6, so Y = I to
     # rounding (higher degrees lose digits to the monomial evaluation).
-    _, vjp = matsqrt.sqrtm_vjp(backend.asarray(np.eye(n)), degree=10)
+    _, vjp = matsqrt.sqrtm_vjp(backend.asarray(np.eye(n)), "mpa", degree=10)
     atol = 200 * EPS64 * np.abs(e).max()
     np.testing.assert_allclose(backend.to_numpy(vjp(backend.asarray(e))), e / 2, rtol=0, atol=atol)
-    _, vjp = matsqrt.inv_sqrtm_vjp(backend.asarray(np.eye(n)), degree=10)
+    _, vjp = matsqrt.inv_sqrtm_vjp(backend.asarray(np.eye(n)), "mpa", degree=10)
     np.testing.assert_allclose(backend.to_numpy(vjp(backend.asarray(e))), -e / 2, rtol=0, atol=atol)
 
 
@@ -140,7 +140,7 @@ def test_repeated_eigenvalues_match_closed_form():
     lam = np.array([2.0, 2.0, 2.0, 5.0, 5.0])
     a = (q * lam) @ q.T
     g = rng.standard_normal((5, 5))
-    _, vjp = matsqrt.sqrtm_vjp(a, degree=10)
+    _, vjp = matsqrt.sqrtm_vjp(a, "mpa", degree=10)
     roots = scalar_root(lam, np.linalg.norm(a), "mpa", 10, 0.5)
     assert np.abs(roots / np.sqrt(lam) - 1).max() < 1e-6
     expected = daleckii_krein(q, g, sqrt_weights(roots))
@@ -157,10 +157,13 @@ def test_nonsymmetric_gradient_solves_the_transposed_equation():
     assert rel_fro(mT(y) @ x + x @ mT(y), g) <= 1e-13
 
 
-def test_vjp_of_zero_matrix_raises_convergence_error():
-    y, vjp = matsqrt.sqrtm_vjp(np.zeros((2, 2)))
+@pytest.mark.parametrize("method, error", [("mpa", matsqrt.ConvergenceError), ("matmul", matsqrt.ConvergenceError),
+                                           ("eigh", ValueError)])
+def test_vjp_at_the_zero_matrix_raises(method, error):
+    # The square root has no derivative at a singular matrix.
+    y, vjp = matsqrt.sqrtm_vjp(np.zeros((2, 2)), method)
     np.testing.assert_array_equal(y, 0.0)
-    with pytest.raises(matsqrt.ConvergenceError):
+    with pytest.raises(error):
         vjp(np.eye(2))
 
 
