@@ -177,8 +177,8 @@ class NS:
         s = _scale(a, self.scale, xp)
         safe = xp.where(s > 0, s, xp.ones_like(s))
         tol = default_tol(xp, a.dtype) if self.tol is None else float(self.tol)
-        y, z, info = coupled_newton_schulz(a / safe, xp, inverse=power < 0, maxiter=int(self.maxiter), tol=tol)
-        raise_if_not_converged(info, "method 'ns'", "A must have its eigenvalues in the right half-plane")
+        y, z, info = coupled_newton_schulz(a / safe, xp, maxiter=int(self.maxiter), tol=tol)
+        raise_if_not_converged(info, "method 'ns'", "A must be nonsingular with eigenvalues in the right half-plane")
         value = y * xp.sqrt(s) if power > 0 else z / xp.sqrt(safe)
         return Root(value, info, _paper_backward(xp, value, s, power))
 
@@ -250,16 +250,15 @@ class Matmul:
             u = (a / safe + shift * eye) / (1.0 + shift)
         else:
             u = a / safe
-        y, z, info = coupled_newton_schulz(u, xp, inverse=power < 0, maxiter=int(self.maxiter), tol=tol,
-                                           lower=lower)
+        y, z, info = coupled_newton_schulz(u, xp, maxiter=int(self.maxiter), tol=tol, lower=lower)
         raise_if_not_converged(
             info, "method 'matmul'",
             "A must be positive definite (inv_sqrtm) or semi-definite, or have eigenvalues with positive real part",
         )
         if power > 0:
             # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
-            root_s = xp.sqrt(s * (1.0 + shift))
-            value = y = (y - (0.5 * shift / (1.0 + shift)) * z) * root_s
+            value = y = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
+            root_s = xp.sqrt(safe * (1.0 + shift))
         else:
             root_s = xp.sqrt(safe)
             y, z = y * root_s, z / root_s

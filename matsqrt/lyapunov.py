@@ -130,7 +130,8 @@ def sign_iteration(
             # After the quadratic regime was reached one step ago, the residual
             # is at the rounding floor, which may exceed a very small tol.
             converged = math.isfinite(residual) and (residual <= tol or last_step)
-            if converged or not math.isfinite(residual):
+            # B_k stays bounded while converging; a large distance is divergence.
+            if converged or not residual <= 1e3:
                 break
             last_step = residual <= math.sqrt(tol / 2)
             if lower is not None and residual * n < 1.0:

@@ -16,46 +16,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import scipy.linalg
 
 import matsqrt
-
-LD = np.longdouble
-
-
-def _refine_sylvester(b, rhs, x, rounds=2):
-    """Solve B^T X + X B^T = rhs (one matrix) by a float64 solve refined in long double."""
-    bt = b.T
-    for _ in range(rounds):
-        r = rhs - (bt @ x + x @ bt)
-        x = x + scipy.linalg.solve_sylvester(bt.astype(np.float64), bt.astype(np.float64), r.astype(np.float64))
-    return x
-
-
-def references(a, g):
-    """(Y, Z, dY, dZ) for each matrix of the batch ``a`` (float64), in long double."""
-    out = []
-    for ai, gi in zip(a, g, strict=True):
-        a_ld = ai.astype(LD)
-        y = scipy.linalg.sqrtm(ai).astype(LD)
-        for _ in range(2):
-            r = a_ld - y @ y
-            y = y + scipy.linalg.solve_sylvester(y.astype(np.float64), y.astype(np.float64), r.astype(np.float64))
-        eye = np.eye(ai.shape[-1], dtype=LD)
-        z = np.linalg.inv(y.astype(np.float64)).astype(LD)
-        for _ in range(2):
-            z = z + z @ (eye - y @ z)
-        g_ld = gi.astype(LD)
-        dy = _refine_sylvester(y, g_ld, np.zeros_like(y))
-        dz = _refine_sylvester(y, -(z.T @ g_ld @ z.T), np.zeros_like(y))
-        out.append((y, z, dy, dz))
-    return [np.stack(v) for v in zip(*out, strict=True)]
-
-
-def rel(x, ref):
-    x = np.asarray(x, dtype=LD)
-    return float(np.max(np.linalg.norm((x - ref).astype(np.float64), axis=(-2, -1))
-                        / np.linalg.norm(ref.astype(np.float64), axis=(-2, -1))))
+from matsqrt.testing import eigh_float32_roots, reference_roots, relative_error
 
 
 def spd(rng, batch, n, cond, kind):
@@ -71,15 +34,6 @@ def spd(rng, batch, n, cond, kind):
     return (a + np.swapaxes(a, -1, -2)) / 2
 
 
-def eigh32(a):
-    """A float32 eigendecomposition in float32 arithmetic, and its Daleckii-Krein gradients."""
-    w, u = scipy.linalg.eigh(a[0]) if a.ndim == 2 else zip(*[scipy.linalg.eigh(m) for m in a], strict=True)
-    w, u = np.stack(w), np.stack(u)
-    r = np.sqrt(np.clip(w, 0, None))
-    ut = np.swapaxes(u, -1, -2)
-    return (u * r[..., None, :]) @ ut, (u / r[..., None, :]) @ ut, r, u
-
-
 def run(sizes, batch, methods):
     rng = np.random.default_rng(2026)
     header = f"{'n':>4} {'dtype':>7} {'cond':>6} {'family':>9} {'method':>8}  {'Y':>8} {'Z':>8} {'dY':>8} {'dZ':>8}"
@@ -90,15 +44,10 @@ def run(sizes, batch, methods):
                 for kind in ("logspaced", "clustered", "repeated"):
                     a = spd(rng, batch, n, cond, kind).astype(dtype)
                     g = rng.standard_normal(a.shape).astype(dtype)
-                    y_ref, z_ref, dy_ref, dz_ref = references(a.astype(np.float64), g.astype(np.float64))
+                    refs = reference_roots(a.astype(np.float64), g.astype(np.float64))
                     rows = {}
                     if dtype == np.float32:
-                        y, z, r, u = eigh32(a)
-                        ri, rj = r[..., :, None], r[..., None, :]
-                        ut = np.swapaxes(u, -1, -2)
-                        dy = u @ ((ut @ g @ u) / (ri + rj)) @ ut
-                        dz = u @ (-(ut @ g @ u) / (ri * rj * (ri + rj))) @ ut
-                        rows["eigh32"] = (y, z, dy, dz)
+                        rows["eigh32"] = eigh_float32_roots(a, g)
                     for m in methods:
                         kwargs = dict(lyapunov_maxiter=8, lyapunov_tol=0) if m == "paper" else {}
                         name = "mpa" if m == "paper" else m
@@ -107,9 +56,10 @@ def run(sizes, batch, methods):
                             z, vz = matsqrt.inv_sqrtm_vjp(a, name, **kwargs)
                             rows[m] = (y, z, vy(g), vz(g))
                         except (ValueError, ArithmeticError) as exc:
-                            print(f"{n:4d} {np.dtype(dtype).name:>7} {cond:6.0e} {kind:>9} {m:>8}  {type(exc).__name__}")
+                            label = f"{n:4d} {np.dtype(dtype).name:>7} {cond:6.0e} {kind:>9} {m:>8}"
+                            print(f"{label}  {type(exc).__name__}")
                     for m, (y, z, dy, dz) in rows.items():
-                        errs = [rel(y, y_ref), rel(z, z_ref), rel(dy, dy_ref), rel(dz, dz_ref)]
+                        errs = [relative_error(v, ref) for v, ref in zip((y, z, dy, dz), refs, strict=True)]
                         print(f"{n:4d} {np.dtype(dtype).name:>7} {cond:6.0e} {kind:>9} {m:>8}  "
                               + " ".join(f"{e:8.1e}" for e in errs), flush=True)
 

@@ -1,4 +1,4 @@
-"""Independent oracles: nothing here calls matsqrt."""
+"""Independent oracles: nothing here calls matsqrt's algorithms."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import functools
 
 import mpmath
 import numpy as np
+import scipy.linalg
 import scipy.special
+
+from matsqrt.testing import eigh_float32_roots, reference_roots, relative_error  # noqa: F401 (for the tests)
 
 
 def mT(a: np.ndarray) -> np.ndarray:
