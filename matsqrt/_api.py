@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
 from ._methods import Method, resolve_method
 from ._scaling import frobenius_norm
@@ -30,6 +31,7 @@ def _forward(a: Any, power: Fraction, method: Method, degree: int | None, check_
     return xp, prepared, y, s
 
 
+@dask_forward
 def sqrtm(
     A: Any, method: Method = "mpa", *, degree: int | None = None, check_finite: bool = True, xp: Any = None
 ) -> Any:
@@ -98,6 +100,7 @@ def sqrtm(
     return prepared.result(xp, y)
 
 
+@dask_forward
 def inv_sqrtm(
     A: Any, method: Method = "mpa", *, degree: int | None = None, check_finite: bool = True, xp: Any = None
 ) -> Any:
@@ -187,6 +190,7 @@ def _vjp(A, power, method, degree, lyapunov_maxiter, lyapunov_tol, check_finite,
     return prepared.result(xp, y), vjp
 
 
+@dask_vjp
 def sqrtm_vjp(
     A: Any,
     method: Method = "mpa",
@@ -243,6 +247,7 @@ def sqrtm_vjp(
     return _vjp(A, _HALF, method, degree, lyapunov_maxiter, lyapunov_tol, check_finite, xp)
 
 
+@dask_vjp
 def inv_sqrtm_vjp(
     A: Any,
     method: Method = "mpa",
