@@ -6,6 +6,7 @@ import dataclasses
 from fractions import Fraction
 from typing import Any
 
+from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
 from ._methods import Method, Root, configure
 from ._scaling import frobenius_norm
@@ -104,6 +105,7 @@ _RAISES_DOC = """
 """
 
 
+@dask_forward
 def sqrtm(
     A: Any,
     method: Method = "auto",
@@ -156,6 +158,7 @@ def sqrtm(
     return _function(A, _HALF, method, settings, return_info, check_finite, xp)
 
 
+@dask_forward
 def inv_sqrtm(
     A: Any,
     method: Method = "auto",
@@ -243,6 +246,7 @@ def _vjp(A, power, method, settings, lyapunov_maxiter, lyapunov_tol, check_finit
     return value, RootVJP(xp, prepared, root, lyapunov_maxiter, lyapunov_tol)
 
 
+@dask_vjp
 def sqrtm_vjp(
     A: Any,
     method: Method = "auto",
@@ -307,6 +311,7 @@ def sqrtm_vjp(
     return _vjp(A, _HALF, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp)
 
 
+@dask_vjp
 def inv_sqrtm_vjp(
     A: Any,
     method: Method = "auto",

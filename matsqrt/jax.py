@@ -1,0 +1,277 @@
+"""JAX functions with a custom vector-Jacobian product over matsqrt's core.
+
+:func:`sqrtm` and :func:`inv_sqrtm` are :func:`jax.custom_vjp` functions.
+The forward is the same array-API code as :func:`matsqrt.sqrtm`, run on JAX
+arrays; the backward solves the same Lyapunov equation as
+:func:`matsqrt.sqrtm_vjp` with :func:`matsqrt.lyapunov.sign_step` inside a
+:func:`jax.lax.while_loop` whose stopping test runs on the device.  Neither
+needs a value on the host, so both work under :func:`jax.jit` and
+:func:`jax.vmap`; reverse mode only (``jax.grad``, ``jax.vjp``).
+
+Requires JAX: ``pip install "matsqrt[jax]"``.
+
+Examples
+--------
+>>> import jax
+>>> import jax.numpy as jnp
+>>> import matsqrt.jax
+>>> A = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+>>> Y = jax.jit(matsqrt.jax.sqrtm)(A)
+>>> bool(jnp.allclose(Y @ Y, A, atol=1e-2))
+True
+>>> jax.grad(lambda a: jnp.trace(matsqrt.jax.sqrtm(a, degree=10)))(A).shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+try:
+    # Absolute imports: this module is matsqrt.jax, the package is jax.
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+except ImportError as exc:
+    raise ImportError('matsqrt.jax needs JAX: pip install "matsqrt[jax]"') from exc
+
+from . import _api
+from ._methods import Method
+from ._scaling import frobenius_norm
+from .lyapunov import DEFAULT_MAXITER, default_tol, sign_step
+
+__all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "DeviceConvergence"]
+
+
+class _Options(NamedTuple):
+    """The static (non-differentiated, hashable) arguments of a root."""
+
+    inverse: bool
+    method: Method
+    degree: int | None
+    maxiter: int | None
+    tol: float | None
+
+
+def _forward(a: jax.Array, options: _Options) -> jax.Array:
+    # The host-side checks are done (or skipped) by the public functions;
+    # inside, nothing may need a concrete value.
+    root = _api.inv_sqrtm if options.inverse else _api.sqrtm
+    return root(a, options.method, degree=options.degree, check_finite=False)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _root(a: jax.Array, options: _Options) -> jax.Array:
+    return _forward(a, options)
+
+
+def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    dtype = a.dtype
+    a = a.astype(_working_dtype(dtype))
+    y = _forward(a, options)
+    if options.inverse:
+        # B_0 = Z^T / ||Z||_F, as the core's inv_sqrtm_vjp.
+        scale = frobenius_norm(y, jnp)
+    else:
+        # B_0 = Y^T / sqrt(||A||_F), as the core's sqrtm_vjp (the paper's scaling).
+        s = frobenius_norm(a, jnp)
+        scale = jnp.sqrt(jnp.where(s > 0, s, jnp.ones_like(s)))
+    return y.astype(dtype), (y, scale)
+
+
+def _root_bwd(options: _Options, residuals: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
+    y, scale = residuals
+    out_dtype = g.dtype
+    g = g.astype(y.dtype)
+    if math.prod(y.shape) == 0:
+        return (jnp.zeros(y.shape, out_dtype),)
+    yt = jnp.matrix_transpose(y)
+    if options.inverse:
+        # Z^T X + X Z^T = -A^-T G A^-T with A^-1 = Z Z.
+        a_inv_t = jnp.matrix_transpose(y @ y)
+        c = -(a_inv_t @ g @ a_inv_t)
+    else:
+        c = g
+    maxiter = DEFAULT_MAXITER if options.maxiter is None else int(options.maxiter)
+    tol = default_tol(jnp, y.dtype) if options.tol is None else float(options.tol)
+    x, info = sign_iteration_on_device(yt / scale, c / scale, maxiter=maxiter, tol=tol)
+    # No host to raise ConvergenceError from: a failed solve is NaN, which
+    # cannot pass unnoticed.
+    x = jnp.where(info.converged, x, jnp.nan)
+    return (x.astype(out_dtype),)
+
+
+_root.defvjp(_root_fwd, _root_bwd)
+
+
+def _working_dtype(dtype: Any) -> Any:
+    # As the core: float16 and bfloat16 are computed in float32.
+    return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else dtype
+
+
+class DeviceConvergence(NamedTuple):
+    """How :func:`sign_iteration_on_device` ended, as device arrays.
+
+    The fields of :class:`matsqrt.ConvergenceInfo` that are known on the
+    device: iterations done, the last residual (``nan`` for ``tol = 0``) and
+    whether the stopping rule was met.
+    """
+
+    iterations: jax.Array
+    residual: jax.Array
+    converged: jax.Array
+
+
+def sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: float
+                             ) -> tuple[jax.Array, DeviceConvergence]:
+    """Solve ``b X + X b = c`` for a pre-scaled ``b`` without leaving the device.
+
+    The stopping rule of :func:`matsqrt.lyapunov.sign_iteration`, tested on
+    the device after every step inside a :func:`jax.lax.while_loop`: stop,
+    converged, when the worst RMS entry of ``B_k - I`` over the batch is at
+    most ``tol``, or one step after it was at most ``sqrt(tol / 2)`` (the
+    quadratic regime); stop, not converged, at ``maxiter`` iterations or a
+    non-finite residual.  ``tol = 0`` runs exactly ``maxiter`` steps, checking
+    nothing.  Returns ``X`` and a :class:`DeviceConvergence`.
+    """
+    if tol == 0:
+        b, c = lax.fori_loop(0, maxiter, lambda _, bc: sign_step(*bc), (b, c))
+        info = DeviceConvergence(jnp.asarray(maxiter), jnp.asarray(jnp.nan, b.dtype), jnp.asarray(True))
+        return 0.5 * c, info
+    n = b.shape[-1]
+    eye = jnp.eye(n, dtype=b.dtype)
+    threshold = math.sqrt(tol / 2)
+
+    def running(state):
+        k, _, _, _, done, _, _ = state
+        return (k < maxiter) & ~done
+
+    def step(state):
+        k, b, c, _, _, _, last_step = state
+        b, c = sign_step(b, c)
+        d = b - eye
+        residual = jnp.max(jnp.sqrt(jnp.sum(d * d, axis=(-2, -1)) / n**2))
+        finite = jnp.isfinite(residual)
+        converged = finite & ((residual <= tol) | last_step)
+        return k + 1, b, c, residual, converged | ~finite, converged, residual <= threshold
+
+    false = jnp.asarray(False)
+    state = (jnp.asarray(0), b, c, jnp.asarray(jnp.nan, b.dtype), false, false, false)
+    k, _, c, residual, _, converged, _ = lax.while_loop(running, step, state)
+    return 0.5 * c, DeviceConvergence(k, residual, converged)
+
+
+def _is_traced(a: jax.Array) -> bool:
+    return isinstance(a, jax.core.Tracer)
+
+
+def _call(A: Any, options: _Options, check_finite: bool) -> jax.Array:
+    a = jnp.asarray(A)
+    if jnp.issubdtype(a.dtype, jnp.integer):
+        # Integers are differentiated as the default float dtype.
+        a = a.astype(jnp.result_type(float))
+    if check_finite and not _is_traced(a):
+        # Host-side checks only where the values exist; under jit they would
+        # need a synchronisation that tracing forbids.
+        if not bool(jnp.all(jnp.isfinite(a))):
+            raise ValueError("A must not contain NaN or infinity (use check_finite=False to skip this check)")
+        if options.inverse and a.size and not bool(jnp.all(jnp.any(a != 0, axis=(-2, -1)))):
+            raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
+    return _root(a, options)
+
+
+def sqrtm(
+    A: Any,
+    method: Method = "mpa",
+    *,
+    degree: int | None = None,
+    lyapunov_maxiter: int | None = None,
+    lyapunov_tol: float | None = None,
+    check_finite: bool = True,
+) -> jax.Array:
+    """Differentiable principal square root ``A^(1/2)`` of a batch of JAX arrays.
+
+    Parameters
+    ----------
+    A : jax.Array, shape (..., n, n)
+        Matrices as for :func:`matsqrt.sqrtm`.
+    method, degree
+        As in :func:`matsqrt.sqrtm`, passed to the core untouched; static
+        under :func:`jax.jit` (Python values, not traced).  The default is the
+        paper's ``"mpa"``, not ``"auto"``: under ``jit`` only methods that
+        never synchronise with the host can run, i.e. ``"mpa"``, ``"mtp"``
+        and fixed-count iterations such as ``Matmul(tol=0, maxiter=16)``
+        (accurate to rounding for condition numbers up to about 1e4, measured
+        on float64 diagonals) or ``NS(tol=0, maxiter=k)``; ``"auto"``,
+        ``"eigh"`` and tolerance-driven iterations work only eagerly.
+    lyapunov_maxiter, lyapunov_tol
+        Settings of the backward's matrix-sign iteration, as in
+        :func:`matsqrt.sqrtm_vjp`; ``lyapunov_maxiter=8, lyapunov_tol=0`` is
+        the paper's fixed eight iterations.
+    check_finite : bool, default True
+        Raise :class:`ValueError` for NaN or infinity in a concrete ``A``.
+        Under :func:`jax.jit` the values are not known and nothing is checked;
+        non-finite input then gives non-finite output.
+
+    Returns
+    -------
+    Y : jax.Array, shape (..., n, n)
+        Same dtype as ``A`` (float16 and bfloat16 computed in float32;
+        integers as the default float dtype).
+
+    Notes
+    -----
+    The gradient treats ``A`` as an unconstrained ``n x n`` matrix and solves
+    ``Y^T X + X Y^T = G``: the exact derivative of the square root at the
+    computed ``Y``.  It matches finite differences of the forward only where
+    the forward is accurate (``jax.test_util.check_grads`` needs e.g.
+    ``method="mpa", degree=10`` on well-conditioned matrices; the paper's
+    degree 5 is about 1e-2 accurate at condition number 10).  An unconverged
+    Lyapunov iteration (singular ``A``) gives a NaN gradient instead of
+    :class:`matsqrt.ConvergenceError`.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import matsqrt.jax
+    >>> A = jnp.array([[4.0, 0.0], [0.0, 9.0]])
+    >>> Y = matsqrt.jax.sqrtm(A, degree=12)
+    >>> bool(jnp.allclose(Y, jnp.diag(jnp.array([2.0, 3.0])), atol=1e-3))
+    True
+    >>> dA = jax.grad(lambda a: matsqrt.jax.sqrtm(a, degree=12).sum())(A)
+    >>> bool(jnp.allclose(dA.diagonal(), jnp.array([1 / 4, 1 / 6]), atol=1e-3))
+    True
+    """
+    return _call(A, _Options(False, method, degree, lyapunov_maxiter, lyapunov_tol), check_finite)
+
+
+def inv_sqrtm(
+    A: Any,
+    method: Method = "mpa",
+    *,
+    degree: int | None = None,
+    lyapunov_maxiter: int | None = None,
+    lyapunov_tol: float | None = None,
+    check_finite: bool = True,
+) -> jax.Array:
+    """Differentiable inverse principal square root ``A^(-1/2)`` of a batch of JAX arrays.
+
+    Parameters, returns and notes as :func:`sqrtm`; the backward solves
+    ``Z^T X + X Z^T = -A^-T G A^-T`` as :func:`matsqrt.inv_sqrtm_vjp`.
+    With ``check_finite`` a concrete ``A`` holding a zero matrix raises
+    :class:`ValueError`.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import matsqrt.jax
+    >>> A = jnp.array([[4.0, 0.0], [0.0, 9.0]])
+    >>> Z = jax.jit(matsqrt.jax.inv_sqrtm)(A)
+    >>> bool(jnp.allclose(Z @ A @ Z, jnp.eye(2), atol=1e-2))
+    True
+    """
+    return _call(A, _Options(True, method, degree, lyapunov_maxiter, lyapunov_tol), check_finite)
