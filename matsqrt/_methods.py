@@ -287,13 +287,15 @@ class Auto:
     def choose(a: Any, xp: Any) -> Eigh | Matmul:
         """The method ``auto`` runs for ``a``.
 
-        Measured with ``python -m matsqrt.bench`` on a 2-core x86-64 CPU
-        (NumPy 2.4, OpenBLAS), float32 and float64, batch 256 x 64 x 64 and
-        16 x 256 x 256, condition numbers 1e1 and 1e4: eigh is 1.6-6x faster
-        than matmul for the forward and for forward+backward (see
-        notebooks/results).  On a GPU, batched eigh (cuSOLVER syevj) is slow
-        and matmul runs on tensor-core GEMMs: chosen there by product counts,
-        not yet measured (issue 6).
+        Measured on this project's 2-core AMD EPYC CPU (NumPy 2.4, OpenBLAS,
+        2026-11-24, medians of 5, κ = 1e1 and 1e4): forward, eigh takes
+        55-61 ms against matmul's 72-79 ms at 256 x 64 x 64 float32 and
+        80-85 ms against 125-150 ms at 16 x 256 x 256 float32; forward and
+        backward, 67 ms against 216-224 ms and 95-100 ms against 405-460 ms
+        (float64: 120 ms against 1.27 s at 16 x 256 x 256).  So eigh on CPUs.
+        On a GPU, batched eigh (cuSOLVER syevj) is iterative and slow while
+        matmul is nothing but GEMMs: chosen there by that argument, not yet
+        measured (issue 6).
         """
         on_gpu = is_cupy_namespace(xp) or (is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda")
         if on_gpu:
