@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,11 @@ class OpCount:
     linalg : dict
         Number of matrices factorised, per category (``"solve"``,
         ``"eigh"``, ...), summed over calls.
+    timed : bool
+        Whether :attr:`seconds` is filled.
+    seconds : dict
+        Wall time spent in each intercepted operation (``"matmul"``,
+        ``"solve"``, ``"multiply"``, ``"add.reduce"``, ...), when ``timed``.
     """
 
     n: int
@@ -80,6 +86,8 @@ class OpCount:
     matmul_calls: int = 0
     work: float = 0.0
     linalg: dict[str, float] = field(default_factory=dict)
+    timed: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def products(self) -> float:
@@ -101,6 +109,20 @@ class OpCount:
     def add_linalg(self, kind: str, shape: tuple[int, ...]) -> None:
         self.linalg[kind] = self.linalg.get(kind, 0.0) + float(math.prod(shape[:-2]))
 
+    def add_time(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+
+def _run(count: OpCount | None, name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, its wall time added to ``count`` under ``name`` when timing."""
+    if count is None or not count.timed:
+        return call(*args, **kwargs)
+    start = time.perf_counter()
+    try:
+        return call(*args, **kwargs)
+    finally:
+        count.add_time(name, time.perf_counter() - start)
+
 
 _ACTIVE: list[OpCount] = []
 
@@ -117,12 +139,14 @@ class CountingArray(np.ndarray):
     """An ``ndarray`` that reports its ``np.matmul`` calls to the active count."""
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if ufunc is np.matmul and method == "__call__" and _ACTIVE:
-            _ACTIVE[-1].add_matmul(np.shape(inputs[0]), np.shape(inputs[1]))
+        count = _ACTIVE[-1] if _ACTIVE else None
+        if ufunc is np.matmul and method == "__call__" and count is not None:
+            count.add_matmul(np.shape(inputs[0]), np.shape(inputs[1]))
         inputs = tuple(_plain(x) for x in inputs)
         if "out" in kwargs:
             kwargs["out"] = tuple(_plain(x) for x in kwargs["out"])
-        result = getattr(ufunc, method)(*inputs, **kwargs)
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        result = _run(count, name, getattr(ufunc, method), *inputs, **kwargs)
         if isinstance(result, tuple):
             return tuple(_wrap(x) for x in result)
         return _wrap(result)
@@ -130,21 +154,25 @@ class CountingArray(np.ndarray):
 
 def _counting_gufunc(gufunc: Any, kind: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        if _ACTIVE:
-            _ACTIVE[-1].add_linalg(kind, np.shape(args[0]))
-        return gufunc(*args, **kwargs)
+        count = _ACTIVE[-1] if _ACTIVE else None
+        if count is not None:
+            count.add_linalg(kind, np.shape(args[0]))
+        return _run(count, kind, gufunc, *args, **kwargs)
 
     return call
 
 
 @contextlib.contextmanager
-def count_numpy_ops(n: int, batch: int) -> Iterator[OpCount]:
+def count_numpy_ops(n: int, batch: int, *, timed: bool = False) -> Iterator[OpCount]:
     """Count products and factorisations done on :class:`CountingArray` inputs.
 
     Parameters
     ----------
     n, batch : int
         The matrix size and batch count the tally is normalised by.
+    timed : bool, default False
+        Also time every intercepted operation (a profile by operation; the
+        interception itself costs a few microseconds per call).
 
     Yields
     ------
@@ -160,7 +188,7 @@ def count_numpy_ops(n: int, batch: int) -> Iterator[OpCount]:
     >>> count.products
     2.0
     """
-    count = OpCount(n=n, batch=batch)
+    count = OpCount(n=n, batch=batch, timed=timed)
     from numpy.linalg import _umath_linalg
 
     originals = {name: getattr(_umath_linalg, name) for name in _LINALG_KINDS if hasattr(_umath_linalg, name)}
@@ -180,24 +208,28 @@ _TORCH_MATMULS = {"matmul", "__matmul__", "__rmatmul__", "bmm", "mm"}
 
 
 @contextlib.contextmanager
-def count_torch_ops(n: int, batch: int) -> Iterator[OpCount]:
+def count_torch_ops(n: int, batch: int, *, timed: bool = False) -> Iterator[OpCount]:
     """Count products and factorisations of PyTorch code run directly in the block.
 
     Code that autograd runs (a ``backward`` called by the engine) is not seen
     by a ``TorchFunctionMode``; call the backward's function directly instead.
+    ``timed`` as in :func:`count_numpy_ops` (CPU tensors: on a GPU the times
+    would be those of asynchronous launches).
     """
     from torch.overrides import TorchFunctionMode
 
-    count = OpCount(n=n, batch=batch)
+    count = OpCount(n=n, batch=batch, timed=timed)
 
     class _Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = getattr(func, "__name__", "")
+            name = getattr(func, "__name__", "") or str(func)
             if name in _TORCH_MATMULS:
                 count.add_matmul(tuple(args[0].shape), tuple(args[1].shape))
+                name = "matmul"
             elif name in _TORCH_KINDS:
                 count.add_linalg(_TORCH_KINDS[name], tuple(args[0].shape))
-            return func(*args, **(kwargs or {}))
+                name = _TORCH_KINDS[name]
+            return _run(count, name, func, *args, **(kwargs or {}))
 
     with _Mode():
         yield count

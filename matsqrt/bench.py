@@ -22,8 +22,10 @@ the memory pool; PyTorch on the GPU: ``torch.cuda.max_memory_allocated``), the
 worst relative Frobenius error over the batch of the root against
 ``scipy.linalg.sqrtm`` of the float64 input and of the gradient against the
 Daleckii-Krein gradient in float64, the measured number of ``n x n x n``
-products and of linear solves per matrix (see :mod:`matsqrt._counting`), and
-the ratio of the time to each peer's (above 1: slower than the peer).
+products and of linear solves per matrix (see :mod:`matsqrt._counting`), the
+time of each operation in that counted call (``op_seconds``; ``--breakdown``
+prints the shares), and the ratio of the time to each peer's (above 1: slower
+than the peer).
 
 Examples
 --------
@@ -167,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON (a folder: <device>-<date>.json)")
     parser.add_argument("--csv", metavar="PATH", help="write the rows as CSV")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print where each row's time goes (products, solves, the rest)")
     return parser
 
 
@@ -323,7 +327,7 @@ class Impl:
         """Products and solves of one call, measured on NumPy."""
         n, batch = a.shape[-1], math.prod(a.shape[:-2])
         call = self.build(op, _numpy_backend(), a.view(CountingArray), g.view(CountingArray))
-        with count_numpy_ops(n, batch) as counted:
+        with count_numpy_ops(n, batch, timed=True) as counted:
             call()
         return counted
 
@@ -475,7 +479,7 @@ class TorchImpl(Impl):
         torch = self.torch
         at, gt = torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(g))
         inverse = op.startswith("inv")
-        with count_torch_ops(a.shape[-1], math.prod(a.shape[:-2])) as counted, torch.no_grad():
+        with count_torch_ops(a.shape[-1], math.prod(a.shape[:-2]), timed=True) as counted, torch.no_grad():
             y, s = _peers.torch_mpa_forward(at, inverse=inverse)
             if op.endswith("fwdbwd"):
                 _peers.torch_lyapunov_backward(y, s, gt, inverse=inverse)
@@ -610,6 +614,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         "repeats": 0, "time_median_s": None, "time_min_s": None, "time_max_s": None,
         "peak_memory_bytes": None, "memory_method": None, "fwd_err": None, "grad_err": None,
         "products": None, "solves": None, "eighs": None, "matmul_calls": None, "count_source": None,
+        "op_seconds": None,
         "lyapunov_iterations": None, "ratio": {},
     }
     to_numpy = impl.to_numpy if isinstance(impl, TorchImpl) else backend.to_numpy
@@ -633,7 +638,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         if counted is not None:
             row.update(products=counted.products, solves=counted.per_matrix("solve"),
                        eighs=counted.per_matrix("eigh"), matmul_calls=counted.matmul_calls,
-                       count_source=impl.count_source)
+                       count_source=impl.count_source, op_seconds=dict(counted.seconds))
     except Exception as exc:  # one failing method must not end the sweep; the row says why
         row["status"] = _short(exc)
     return row
@@ -666,7 +671,8 @@ class _Progress:
             except ImportError:
                 print(f"running {total} benchmark rows (pip install tqdm for a progress bar)", file=sys.stderr)
             else:
-                self._bar = tqdm(total=total, unit="row", dynamic_ncols=True, file=sys.stderr)
+                # disable=None: no bar when stderr is not a terminal (CI logs)
+                self._bar = tqdm(total=total, unit="row", dynamic_ncols=True, file=sys.stderr, disable=None)
 
     def step(self, text: str) -> None:
         if self._bar is not None:
@@ -883,8 +889,35 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+_LINALG_NAMES = {"solve", "inv", "eigh", "cholesky", "eig", "svd", "qr", "det", "lstsq"}
+
+
+def format_breakdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Where the time of each row goes: matrix products, factorisations, everything else.
+
+    From ``op_seconds``, the operation times of the one instrumented call made
+    to count products (so the total differs a little from the timed median).
+    """
+    header = (f"{'op':<10} {'dtype':<8} {'batch x n':<10} {'kappa':>6} {'method':<14} {'instr. ms':>9} "
+              f"{'matmul':>7} {'solve/eigh':>10} {'other':>6}")
+    out = ["where the time goes (one instrumented call per row; shares of the intercepted time):", header]
+    for row in rows:
+        seconds = row.get("op_seconds")
+        if row["status"] != "ok" or not seconds:
+            continue
+        total = sum(seconds.values())
+        matmul = seconds.get("matmul", 0.0)
+        linalg = sum(v for k, v in seconds.items() if k in _LINALG_NAMES)
+        shares = [f"{100 * x / total:.0f}%" if total > 0 else "-" for x in (matmul, linalg, total - matmul - linalg)]
+        shape = f"{row['batch']}x{row['n']}"
+        out.append(f"{row['op']:<10} {row['dtype']:<8} {shape:<10} {row['kappa']:6.0e} {row['impl']:<14} "
+                   f"{1e3 * total:9.3g} {shares[0]:>7} {shares[1]:>10} {shares[2]:>6}")
+    return "\n".join(out)
+
+
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    flat = {key: value for key, value in row.items() if key != "ratio"}
+    flat = {key: value for key, value in row.items() if key not in ("ratio", "op_seconds")}
+    flat["op_seconds"] = json.dumps(row["op_seconds"]) if row["op_seconds"] else None
     flat.update({f"ratio_{peer}": row["ratio"].get(peer) for peer in PEERS.values()})
     return flat
 
@@ -957,10 +990,17 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     threads = env["threads"]
     print(f"matsqrt {matsqrt.__version__} benchmark on {env['device']}, {env['date'][:10]}; "
           f"threads: numpy {threads['numpy']}, torch {threads['torch']}; {elapsed:.0f} s")
+    pressure = [env["load"][when]["cpu_pressure_avg10"] for when in ("before", "after")]
+    if None not in pressure:
+        print(f"CPU pressure (share of time tasks waited for a CPU, Linux PSI avg10) before/after: "
+              f"{pressure[0]:.0f}%/{pressure[1]:.0f}%; other work on the machine slows and spreads the times")
     print("times: median/min/max of the repeats; errors: worst relative Frobenius over the batch vs float64 "
           "scipy.linalg.sqrtm / Daleckii-Krein; n^3 prod: measured n x n x n products per matrix; "
           "x PEER: time / peer's time")
     print(format_table(rows))
+    if args.breakdown:
+        print()
+        print(format_breakdown(rows))
     for path in write_results(rows, env, settings, args.json, args.csv):
         print(f"wrote {path}")
     return {"schema": SCHEMA, **env, "settings": _settings_dict(settings), "rows": rows}

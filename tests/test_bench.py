@@ -34,7 +34,7 @@ def tiny_sweep(tmp_path_factory):
     """One in-process run of the CLI on a sweep of a few seconds, with its files and output."""
     out = tmp_path_factory.mktemp("bench")
     argv = ["--methods", "all,mtp:0", "--shapes", "3x6", "--dtypes", "float64", "--kappas", "10",
-            "--ops", ",".join(bench.OPS), "--repeats", "2", "--warmup", "0", "--no-progress",
+            "--ops", ",".join(bench.OPS), "--repeats", "2", "--warmup", "0", "--no-progress", "--breakdown",
             "--json", f"{out}/", "--csv", str(out / "rows.csv")]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
@@ -143,6 +143,17 @@ def test_product_counts_are_measured(tiny_sweep):
         assert by_impl[name, "fwdbwd"]["products"] > by_impl[name, "fwd"]["products"]
 
 
+def test_each_row_says_where_its_time_goes(tiny_sweep):
+    _, saved, _, printed, _ = tiny_sweep
+    for row in saved["rows"]:
+        if row["status"] == "ok" and row["impl"] != "scipy":
+            assert row["op_seconds"]["matmul"] > 0
+            assert all(seconds >= 0 for seconds in row["op_seconds"].values())
+    breakdown = printed.split("where the time goes")[1].splitlines()[2:]
+    assert len(breakdown) == sum(row["status"] == "ok" and bool(row["op_seconds"]) for row in saved["rows"])
+    assert all(line.split()[-1].endswith("%") for line in breakdown)
+
+
 def test_csv_mirrors_json_rows(tiny_sweep):
     _, saved, csv_path, _, _ = tiny_sweep
     with csv_path.open() as handle:
@@ -155,7 +166,8 @@ def test_csv_mirrors_json_rows(tiny_sweep):
 def test_printed_table_lists_every_successful_row(tiny_sweep):
     _, saved, _, printed, _ = tiny_sweep
     assert "median ms" in printed and "x eigh" in printed
-    table_lines = [line for line in printed.splitlines() if line.startswith(bench.OPS)]
+    table = printed.split("where the time goes")[0]
+    table_lines = [line for line in table.splitlines() if line.startswith(bench.OPS)]
     assert len(table_lines) == sum(row["status"] == "ok" for row in saved["rows"])
 
 
@@ -184,10 +196,11 @@ def test_paper_mpa_pins_the_paper_settings():
 def test_counter_sees_products_through_the_array_api_namespace():
     a = _spd(6, 10.0).view(CountingArray)
     assert array_namespace(a) is array_namespace(np.empty(0))
-    with count_numpy_ops(6, 2) as count:
+    with count_numpy_ops(6, 2, timed=True) as count:
         b, c = sign_step(a, a)
     assert count.products == pytest.approx(6)
     assert count.matmul_calls == 6
+    assert count.seconds["matmul"] > 0 and "multiply" in count.seconds
     assert isinstance(b, CountingArray) and isinstance(c, CountingArray)
 
 
