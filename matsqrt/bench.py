@@ -101,6 +101,9 @@ class Settings:
     threads: int | None = None
     seed: int = 0
     progress: bool = True
+    wait_idle: float = 0.0
+    busy: float = 0.1
+    retries: int = 0
 
 
 def _split(text: str) -> list[str]:
@@ -166,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="BLAS/OpenMP threads for NumPy and PyTorch (default: NumPy's own count, which "
                         "PyTorch is then set to)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                        help="on a shared machine: before timing a row, wait up to SECONDS for the CPU to be idle "
+                        "(Linux pressure stall share below --busy)")
+    parser.add_argument("--busy", type=float, default=0.1,
+                        help="stall share (time some task waited for a CPU / wall time) above which a row's timing "
+                        "counts as disturbed by other work and is marked '!' (default 0.1)")
+    parser.add_argument("--retries", type=int, default=0,
+                        help="re-time a disturbed row up to this many times, keeping the least disturbed attempt")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON (a folder: <device>-<date>.json)")
     parser.add_argument("--csv", metavar="PATH", help="write the rows as CSV")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -202,6 +213,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
         threads=args.threads,
         seed=int(args.seed),
         progress=not args.no_progress,
+        wait_idle=max(0.0, float(args.wait_idle)),
+        busy=float(args.busy),
+        retries=max(0, int(args.retries)),
     )
     return settings, args
 
@@ -567,6 +581,45 @@ def relative_error(x: np.ndarray, ref: np.ndarray) -> float:
 # --------------------------------------------------------------------------- running
 
 
+def _stall_seconds() -> float | None:
+    """Cumulative seconds some task has waited for a CPU (Linux PSI ``some total``), or None."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+        return float(first.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def stall_meter() -> Iterator[dict[str, float | None]]:
+    """Share of the block's wall time during which some task waited for a CPU.
+
+    On an otherwise idle machine a benchmark that uses no more threads than
+    cores stalls nobody, so a share well above zero means other work competed
+    for the CPUs while the block ran.  ``{"share": None}`` where Linux PSI is
+    unavailable.
+    """
+    result: dict[str, float | None] = {"share": None}
+    before, start = _stall_seconds(), time.perf_counter()
+    try:
+        yield result
+    finally:
+        after, elapsed = _stall_seconds(), time.perf_counter() - start
+        if before is not None and after is not None and elapsed > 0:
+            result["share"] = (after - before) / elapsed
+
+
+def wait_for_idle(max_seconds: float, busy: float, window: float = 1.0) -> float:
+    """Wait, up to ``max_seconds``, for a ``window`` with a stall share below ``busy``; the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_seconds:
+        with stall_meter() as stall:
+            time.sleep(window)
+        if stall["share"] is None or stall["share"] < busy:
+            break
+    return time.perf_counter() - start
+
+
 def time_call(call: Callable[[], Any], synchronize: Callable[[], None], *, warmup: int, repeats: int,
               max_seconds: float, min_repeats: int = 3) -> list[float]:
     """Wall times of ``repeats`` calls, the device synchronised around each one.
@@ -614,7 +667,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         "repeats": 0, "time_median_s": None, "time_min_s": None, "time_max_s": None,
         "peak_memory_bytes": None, "memory_method": None, "fwd_err": None, "grad_err": None,
         "products": None, "solves": None, "eighs": None, "matmul_calls": None, "count_source": None,
-        "op_seconds": None,
+        "op_seconds": None, "cpu_stall": None, "disturbed": None, "attempts": 0, "waited_s": None,
         "lyapunov_iterations": None, "ratio": {},
     }
     to_numpy = impl.to_numpy if isinstance(impl, TorchImpl) else backend.to_numpy
@@ -630,10 +683,23 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
             row["grad_err"] = relative_error(to_numpy(grad), reference.gradient(inverse))
         row["lyapunov_iterations"] = extra.get("lyapunov_iterations")
         del y, grad
-        samples = time_call(call, backend.synchronize, warmup=settings.warmup, repeats=settings.repeats,
-                            max_seconds=settings.max_seconds)
+        best: tuple[float, list[float]] | None = None
+        for attempt in range(1 + settings.retries):
+            if settings.wait_idle > 0:
+                row["waited_s"] = (row["waited_s"] or 0.0) + wait_for_idle(settings.wait_idle, settings.busy)
+            with stall_meter() as stall:
+                samples = time_call(call, backend.synchronize, warmup=settings.warmup, repeats=settings.repeats,
+                                    max_seconds=settings.max_seconds)
+            share = stall["share"]
+            if best is None or (share is not None and share < best[0]):
+                best = (math.inf if share is None else share, samples)
+            row["attempts"] = attempt + 1
+            if share is None or share <= settings.busy:
+                break
+        stall_share, samples = best
         row.update(repeats=len(samples), time_median_s=statistics.median(samples), time_min_s=min(samples),
-                   time_max_s=max(samples))
+                   time_max_s=max(samples), cpu_stall=None if math.isinf(stall_share) else stall_share,
+                   disturbed=bool(stall_share > settings.busy and not math.isinf(stall_share)))
         counted = impl.count(op, *host)
         if counted is not None:
             row.update(products=counted.products, solves=counted.per_matrix("solve"),
@@ -860,7 +926,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         cell = {
             "op": row["op"] + ("" if row["backend"] == "numpy" else f"/{row['backend']}"),
             "dtype": row["dtype"], "shape": f"{row['batch']}x{row['n']}", "kappa": f"{row['kappa']:.0e}",
-            "impl": row["impl"], "median": _ms(row["time_median_s"]), "min": _ms(row["time_min_s"]),
+            "impl": row["impl"], "median": _ms(row["time_median_s"]) + ("!" if row.get("disturbed") else ""),
+            "min": _ms(row["time_min_s"]),
             "max": _ms(row["time_max_s"]), "mem": "-" if mem is None else f"{mem / 2**20:.1f}",
             "fwd": _sci(row["fwd_err"]), "grad": _sci(row["grad_err"]), "prod": _num(row["products"]),
             "solve": _num(row["solves"]) if row["eighs"] in (None, 0) else f"{_num(row['eighs'])} eigh",
@@ -882,6 +949,10 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             out.append("")
         previous = group
         out.append(line(cell))
+    disturbed = sum(bool(row.get("disturbed")) for row in rows)
+    if disturbed:
+        out.append(f"! {disturbed} row(s) timed while other work kept CPUs busy (stall share above --busy): "
+                   "their times are inflated; see --wait-idle and --retries")
     failed = [row for row in rows if row["status"] != "ok"]
     for row in failed:
         out.append(f"FAILED {row['op']} {row['dtype']} {row['batch']}x{row['n']} kappa={row['kappa']:.0e} "
@@ -964,7 +1035,8 @@ def _settings_dict(settings: Settings) -> dict[str, Any]:
         "shapes": [f"{b}x{n}" for b, n in settings.shapes], "kappas": list(settings.kappas),
         "ops": list(settings.ops), "backends": [b.rstrip("?") for b in settings.backends],
         "repeats": settings.repeats, "warmup": settings.warmup, "max_seconds": settings.max_seconds,
-        "threads": settings.threads, "seed": settings.seed,
+        "threads": settings.threads, "seed": settings.seed, "wait_idle": settings.wait_idle,
+        "busy": settings.busy, "retries": settings.retries,
     }
 
 

@@ -87,6 +87,17 @@ def test_times_are_ordered_statistics(tiny_sweep):
         if row["status"] == "ok":
             assert row["repeats"] == 2
             assert 0 < row["time_min_s"] <= row["time_median_s"] <= row["time_max_s"]
+            assert row["attempts"] == 1  # no --retries
+            assert row["cpu_stall"] is None or row["cpu_stall"] >= 0
+            assert row["disturbed"] == (row["cpu_stall"] is not None and row["cpu_stall"] > 0.1)
+
+
+def test_stall_meter_and_wait_for_idle_return_sane_values():
+    with bench.stall_meter() as stall:
+        sum(range(10_000))
+    assert stall["share"] is None or stall["share"] >= 0
+    waited = bench.wait_for_idle(0.3, busy=math.inf, window=0.05)
+    assert 0.05 <= waited < 0.3  # anything counts as idle below an infinite threshold
 
 
 def test_ratios_are_time_over_each_peer_of_the_same_case(tiny_sweep):
