@@ -814,7 +814,8 @@ def thread_counts() -> dict[str, Any]:
         info["numpy_source"] = "os.cpu_count() (install threadpoolctl to read the BLAS pool)"
     else:
         pools = threadpool_info()
-        info["pools"] = [{"api": p["internal_api"], "threads": p["num_threads"], "library": Path(p["filepath"]).name,
+        info["pools"] = [{"api": p["internal_api"], "threads": p["num_threads"],
+                          "library": "/".join(Path(p["filepath"]).parts[-2:]),
                           "architecture": p.get("architecture")} for p in pools]
         # NumPy's wheels ship their own OpenBLAS in numpy.libs; SciPy and PyTorch load others.
         numpy_pools = [p for p in pools if "numpy" in p["filepath"]] or [p for p in pools if p["user_api"] == "blas"]
@@ -823,6 +824,22 @@ def thread_counts() -> dict[str, Any]:
     if "torch" in sys.modules:
         info["torch"] = sys.modules["torch"].get_num_threads()
     return info
+
+
+_PERFORMANCE_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                          "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_ENABLE_INSTRUCTIONS",
+                          "CUDA_VISIBLE_DEVICES")
+
+
+def _blas_summary(threads: dict[str, Any], variables: dict[str, str]) -> str:
+    """E.g. ``OpenBLAS, Haswell kernels (OPENBLAS_CORETYPE=Haswell)`` for NumPy's BLAS pool."""
+    numpy_pools = [p for p in threads["pools"] if "numpy" in (p["library"] or "")] or threads["pools"][:1]
+    if not numpy_pools:
+        return "unknown"
+    pool = numpy_pools[0]
+    text = f"{pool['api']}" + (f", {pool['architecture']} kernels" if pool.get("architecture") else "")
+    forced = [f"{k}={v}" for k, v in variables.items() if k.startswith("OPENBLAS")]
+    return text + (f" ({', '.join(forced)})" if forced else "")
 
 
 def environment(settings: Settings, backends: Sequence[str]) -> dict[str, Any]:
@@ -850,6 +867,8 @@ def environment(settings: Settings, backends: Sequence[str]) -> dict[str, Any]:
             "cupy": sys.modules["cupy"].__version__ if "cupy" in sys.modules else None,
         },
         "threads": thread_counts(),
+        # Settings that change which kernels and how many threads the libraries use.
+        "environment_variables": {name: os.environ[name] for name in _PERFORMANCE_VARIABLES if name in os.environ},
     }
 
 
@@ -951,8 +970,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         out.append(line(cell))
     disturbed = sum(bool(row.get("disturbed")) for row in rows)
     if disturbed:
-        out.append(f"! {disturbed} row(s) timed while other work kept CPUs busy (stall share above --busy): "
-                   "their times are inflated; see --wait-idle and --retries")
+        out.append(f"! {disturbed} row(s) timed while other threads kept CPUs busy (stall share above --busy; "
+                   "other processes, or another library's idle thread pool): their times are inflated; "
+                   "see --wait-idle and --retries")
     failed = [row for row in rows if row["status"] != "ok"]
     for row in failed:
         out.append(f"FAILED {row['op']} {row['dtype']} {row['batch']}x{row['n']} kappa={row['kappa']:.0e} "
@@ -1061,7 +1081,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     threads = env["threads"]
     print(f"matsqrt {matsqrt.__version__} benchmark on {env['device']}, {env['date'][:10]}; "
-          f"threads: numpy {threads['numpy']}, torch {threads['torch']}; {elapsed:.0f} s")
+          f"threads: numpy {threads['numpy']}, torch {threads['torch']}; "
+          f"numpy BLAS: {_blas_summary(threads, env['environment_variables'])}; {elapsed:.0f} s")
     pressure = [env["load"][when]["cpu_pressure_avg10"] for when in ("before", "after")]
     if None not in pressure:
         print(f"CPU pressure (share of time tasks waited for a CPU, Linux PSI avg10) before/after: "

@@ -58,6 +58,8 @@ def test_json_has_machine_versions_threads_and_settings(tiny_sweep):
     assert saved["threads"]["numpy"] >= 1
     assert (saved["threads"]["torch"] is not None) == HAS_TORCH
     assert set(saved["load"]) == {"before", "after"}
+    assert isinstance(saved["environment_variables"], dict)
+    assert "numpy BLAS: " in tiny_sweep[3].splitlines()[0]
     assert saved["settings"]["shapes"] == ["3x6"] and saved["settings"]["ops"] == list(bench.OPS)
     # What run() returns is what it wrote.
     assert json.loads(json.dumps(document)) == saved
