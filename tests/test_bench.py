@@ -141,7 +141,7 @@ def test_product_counts_are_measured(tiny_sweep):
     assert by_impl["eigh-dk", "fwd"]["products"] == pytest.approx(1)
     assert by_impl["eigh-dk", "fwd"]["eighs"] == pytest.approx(1)
     assert by_impl["eigh-dk", "fwdbwd"]["products"] == pytest.approx(5)
-    assert by_impl["scipy", "fwd"]["products"] == 0  # a Schur method in compiled code
+    assert by_impl["scipy", "fwd"]["products"] is None  # a Schur method in compiled code: not countable
     if HAS_TORCH:
         assert by_impl["torch-mpa-lya", "fwd"]["products"] == pytest.approx(4)
         assert by_impl["torch-mpa-lya", "fwd"]["solves"] == pytest.approx(1)
