@@ -1,0 +1,303 @@
+"""The benchmark CLI, its product counter and its peers (never the timings' values)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+from array_api_compat import array_namespace
+
+import matsqrt
+from matsqrt import _peers, bench
+from matsqrt._counting import CountingArray, count_numpy_ops
+from matsqrt.lyapunov import sign_step
+
+from helpers import daleckii_krein, frechet_fd, inv_sqrt_weights, sqrt_weights
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+FORWARD_OPS = {"fwd", "inv"}
+
+
+def _spd(n: int, kappa: float, batch: int = 2, seed: int = 0) -> np.ndarray:
+    return bench.spd_batch(np.random.default_rng(seed), batch, n, kappa)
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    """One in-process run of the CLI on a sweep of a few seconds, with its files and output."""
+    out = tmp_path_factory.mktemp("bench")
+    argv = ["--methods", "all,mtp:0", "--shapes", "3x6", "--dtypes", "float64", "--kappas", "10",
+            "--ops", ",".join(bench.OPS), "--repeats", "2", "--warmup", "0", "--no-progress", "--breakdown",
+            "--json", f"{out}/", "--csv", str(out / "rows.csv")]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        document = bench.run(argv)
+    (json_path,) = out.glob("*.json")
+    return document, json.loads(json_path.read_text()), out / "rows.csv", buffer.getvalue(), json_path
+
+
+def test_json_has_machine_versions_threads_and_settings(tiny_sweep):
+    document, saved, _, _, json_path = tiny_sweep
+    assert saved["schema"] == bench.SCHEMA
+    assert saved["date"][:4].isdigit() and "T" in saved["date"]
+    assert saved["device"].startswith("cpu: ")
+    assert json_path.name == f"{bench._slug(saved['device'])}-{saved['date'][:10]}.json"
+    assert {"platform", "cpu_model", "cpu_count"} <= set(saved["machine"])
+    assert saved["machine"]["cpu_count"] >= 1
+    versions = saved["versions"]
+    assert versions["numpy"] == np.__version__ and versions["scipy"] == scipy.__version__
+    assert versions["matsqrt"] == matsqrt.__version__
+    assert {"torch", "cupy"} <= set(versions)
+    assert saved["threads"]["numpy"] >= 1
+    assert (saved["threads"]["torch"] is not None) == HAS_TORCH
+    assert set(saved["load"]) == {"before", "after"}
+    assert isinstance(saved["environment_variables"], dict)
+    assert "numpy BLAS: " in tiny_sweep[3].splitlines()[0]
+    assert saved["settings"]["shapes"] == ["3x6"] and saved["settings"]["ops"] == list(bench.OPS)
+    # What run() returns is what it wrote.
+    assert json.loads(json.dumps(document)) == saved
+
+
+def test_one_row_per_supported_implementation_and_op(tiny_sweep):
+    rows = tiny_sweep[1]["rows"]
+    names = [*matsqrt.METHODS, bench.PAPER_MPA, "mtp:0"]
+    expected = {(name, op) for name in [*names, "eigh-dk"] for op in bench.OPS} | {("scipy", "fwd")}
+    if HAS_TORCH:
+        expected |= {("torch-mpa-lya", op) for op in bench.OPS}
+    assert {(row["impl"], row["op"]) for row in rows} == expected
+    assert len(rows) == len(expected)
+
+
+def test_failing_method_is_recorded_not_raised(tiny_sweep):
+    _, saved, _, printed, _ = tiny_sweep
+    failed = [row for row in saved["rows"] if row["impl"] == "mtp:0"]
+    assert failed and all(row["status"].startswith("ValueError") for row in failed)
+    assert all(row["time_median_s"] is None for row in failed)
+    assert "FAILED fwd float64 3x6" in printed
+    assert all(row["status"] == "ok" for row in saved["rows"] if row["impl"] != "mtp:0")
+
+
+def test_times_are_ordered_statistics(tiny_sweep):
+    for row in tiny_sweep[1]["rows"]:
+        if row["status"] == "ok":
+            assert row["repeats"] == 2
+            assert 0 < row["time_min_s"] <= row["time_median_s"] <= row["time_max_s"]
+            assert row["attempts"] == 1  # no --retries
+            assert row["cpu_stall"] is None or row["cpu_stall"] >= 0
+            assert row["disturbed"] == (row["cpu_stall"] is not None and row["cpu_stall"] > 0.1)
+
+
+def test_stall_meter_and_wait_for_idle_return_sane_values():
+    with bench.stall_meter() as stall:
+        sum(range(10_000))
+    assert stall["share"] is None or stall["share"] >= 0
+    waited = bench.wait_for_idle(0.3, busy=math.inf, window=0.05)
+    assert 0.05 <= waited < 0.3  # anything counts as idle below an infinite threshold
+
+
+def test_ratios_are_time_over_each_peer_of_the_same_case(tiny_sweep):
+    rows = [row for row in tiny_sweep[1]["rows"] if row["status"] == "ok"]
+    peer_time = {(row["impl"], row["op"]): row["time_median_s"] for row in rows if row["kind"] == "peer"}
+    checked = 0
+    for row in rows:
+        peers_here = {name for name, op in peer_time if op == row["op"] and name != row["impl"]}
+        assert set(row["ratio"]) == peers_here
+        for name, ratio in row["ratio"].items():
+            assert ratio == pytest.approx(row["time_median_s"] / peer_time[name, row["op"]], rel=1e-12)
+            checked += 1
+    assert checked > 0
+
+
+def test_errors_are_computed_against_float64_references(tiny_sweep):
+    rows = [row for row in tiny_sweep[1]["rows"] if row["status"] == "ok"]
+    for row in rows:
+        assert math.isfinite(row["fwd_err"]) and row["fwd_err"] >= 0
+        assert (row["grad_err"] is None) == (row["op"] in FORWARD_OPS)
+    by_impl = {(row["impl"], row["op"]): row for row in rows}
+    # eigh and the Daleckii-Krein formula agree with the references to rounding...
+    for op in bench.OPS:
+        assert by_impl["eigh-dk", op]["fwd_err"] < 1e-12
+        if op not in FORWARD_OPS:
+            assert by_impl["eigh-dk", op]["grad_err"] < 1e-12
+    # ...while the paper's [5/5] Padé is visibly inexact at condition number 10.
+    if HAS_TORCH:
+        assert by_impl["torch-mpa-lya", "fwd"]["fwd_err"] > 1e-6
+        assert by_impl["torch-mpa-lya", "fwdbwd"]["lyapunov_iterations"] == 8
+    assert by_impl[bench.PAPER_MPA, "fwdbwd"]["lyapunov_iterations"] == 8
+
+
+def test_product_counts_are_measured(tiny_sweep):
+    by_impl = {(row["impl"], row["op"]): row for row in tiny_sweep[1]["rows"] if row["status"] == "ok"}
+    # The peers' costs follow from code in this repository: eigh forward is one
+    # product, its Daleckii-Krein gradient four more; the paper's MPA-Lya is 4
+    # products and a solve forward and 8 iterations of 6 products backward.
+    assert by_impl["eigh-dk", "fwd"]["products"] == pytest.approx(1)
+    assert by_impl["eigh-dk", "fwd"]["eighs"] == pytest.approx(1)
+    assert by_impl["eigh-dk", "fwdbwd"]["products"] == pytest.approx(5)
+    assert by_impl["scipy", "fwd"]["products"] is None  # a Schur method in compiled code: not countable
+    if HAS_TORCH:
+        assert by_impl["torch-mpa-lya", "fwd"]["products"] == pytest.approx(4)
+        assert by_impl["torch-mpa-lya", "fwd"]["solves"] == pytest.approx(1)
+        assert by_impl["torch-mpa-lya", "fwdbwd"]["products"] == pytest.approx(4 + 8 * 6)
+        # The inverse root's right-hand side -A^-T G A^-T with A^-1 = Z Z adds 3.
+        assert by_impl["torch-mpa-lya", "invfwdbwd"]["products"] == pytest.approx(4 + 3 + 8 * 6)
+    for name in [*matsqrt.METHODS, bench.PAPER_MPA]:
+        for op in bench.OPS:
+            assert by_impl[name, op]["products"] > 0
+            assert by_impl[name, op]["count_source"] == "numpy"
+        # A backward costs products on top of its forward.
+        assert by_impl[name, "fwdbwd"]["products"] > by_impl[name, "fwd"]["products"]
+
+
+def test_each_row_says_where_its_time_goes(tiny_sweep):
+    _, saved, _, printed, _ = tiny_sweep
+    for row in saved["rows"]:
+        if row["status"] == "ok" and row["impl"] != "scipy":
+            assert row["op_seconds"]["matmul"] > 0
+            assert all(seconds >= 0 for seconds in row["op_seconds"].values())
+    breakdown = [line for line in printed.split("where the time goes")[1].splitlines() if line.startswith(bench.OPS)]
+    assert len(breakdown) == sum(row["status"] == "ok" and bool(row["op_seconds"]) for row in saved["rows"])
+    assert all(line.split()[-1].endswith("%") for line in breakdown)
+
+
+def test_csv_mirrors_json_rows(tiny_sweep):
+    _, saved, csv_path, _, _ = tiny_sweep
+    with csv_path.open() as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(saved["rows"])
+    assert {f"ratio_{peer}" for peer in bench.PEERS.values()} <= set(table[0])
+    assert [r["impl"] for r in table] == [r["impl"] for r in saved["rows"]]
+
+
+def test_printed_table_lists_every_successful_row(tiny_sweep):
+    _, saved, _, printed, _ = tiny_sweep
+    assert "median ms" in printed and "x eigh" in printed
+    table = printed.split("where the time goes")[0]
+    table_lines = [line for line in table.splitlines() if line.startswith(bench.OPS)]
+    assert len(table_lines) == sum(row["status"] == "ok" for row in saved["rows"])
+
+
+def test_quick_preset_keeps_the_headline_case_and_options_override_it():
+    settings, _ = bench.parse_args(["--quick"])
+    assert (256, 64) in settings.shapes and "float32" in settings.dtypes
+    assert {"fwd", "fwdbwd"} <= set(settings.ops)
+    assert set(settings.methods) == {*matsqrt.METHODS, bench.PAPER_MPA}
+    settings, _ = bench.parse_args(["--quick", "--shapes", "2x4", "--dtypes", "float64"])
+    assert settings.shapes == ((2, 4),) and settings.dtypes == ("float64",)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--methods", "no-such-method"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--ops", "backward"])
+
+
+def test_paper_mpa_pins_the_paper_settings():
+    impl = bench.matsqrt_impl(bench.PAPER_MPA)
+    assert (impl.method, impl.degree, impl.lyapunov_maxiter, impl.lyapunov_tol) == ("mpa", 5, 8, 0.0)
+    assert bench.matsqrt_impl("mtp:7").degree == 7
+
+
+# ----------------------------------------------------------------------------- the counter
+
+
+def test_counter_sees_products_through_the_array_api_namespace():
+    a = _spd(6, 10.0).view(CountingArray)
+    assert array_namespace(a) is array_namespace(np.empty(0))
+    with count_numpy_ops(6, 2, timed=True) as count:
+        b, c = sign_step(a, a)
+    assert count.products == pytest.approx(6)
+    assert count.matmul_calls == 6
+    assert count.seconds["matmul"] > 0 and "multiply" in count.seconds
+    assert isinstance(b, CountingArray) and isinstance(c, CountingArray)
+
+
+def test_counter_measures_the_degree_dependence_of_the_taylor_polynomial():
+    a = _spd(5, 10.0).view(CountingArray)
+    counts = {}
+    for degree in (4, 8):
+        with count_numpy_ops(5, 2) as count:
+            matsqrt.sqrtm(a, "mtp", degree=degree)
+        counts[degree] = count.products
+    # Horner's rule: one product per extra degree, whatever the scaling costs.
+    assert counts[8] - counts[4] == pytest.approx(4)
+
+
+def test_counter_weighs_products_by_shape_and_counts_solves_per_matrix():
+    a = _spd(4, 10.0, batch=3).view(CountingArray)
+    v = np.ones((3, 4, 1)).view(CountingArray)
+    xp = array_namespace(a)
+    with count_numpy_ops(4, 3) as count:
+        _ = a @ v  # a matrix-vector product is 1/n of an n^3 product
+        xp.linalg.solve(a, a)
+        np.linalg.eigh(np.asarray(a))
+    assert count.products == pytest.approx(1 / 4)
+    assert count.per_matrix("solve") == pytest.approx(1)
+    assert count.per_matrix("eigh") == pytest.approx(1)
+
+
+def test_counting_changes_no_result_and_restores_numpy():
+    from numpy.linalg import _umath_linalg
+
+    solve = _umath_linalg.solve
+    a = _spd(7, 100.0)
+    with count_numpy_ops(7, 2):
+        counted = matsqrt.sqrtm(a.view(CountingArray), "mpa")
+    assert np.array_equal(np.asarray(counted), matsqrt.sqrtm(a, "mpa"))
+    assert _umath_linalg.solve is solve
+
+
+# ----------------------------------------------------------------------------- the peers
+
+
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrt", "inv_sqrt"])
+def test_eigh_peer_gradient_matches_finite_differences(inverse):
+    rng = np.random.default_rng(1)
+    a = _spd(4, 20.0, batch=1)[0]
+    g = rng.standard_normal((4, 4))
+    _, u, r = _peers.eigh_root(a, np, inverse=inverse)
+    grad = _peers.eigh_root_vjp(u, r, g, np, inverse=inverse)
+
+    def root(m):
+        y = scipy.linalg.sqrtm(m)
+        return np.linalg.inv(y) if inverse else y
+
+    np.testing.assert_allclose(grad, frechet_fd(root, a, g), rtol=1e-6, atol=1e-8)
+    # ...and the closed-form weights are the test helpers' Loewner matrices.
+    lam, u = np.linalg.eigh(a)
+    weights = inv_sqrt_weights(lam**-0.5) if inverse else sqrt_weights(np.sqrt(lam))
+    np.testing.assert_allclose(grad, daleckii_krein(u, g, weights), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrt", "inv_sqrt"])
+def test_torch_peer_is_the_paper_method(inverse):
+    """Accurate where the paper's settings are (condition number 2), and exactly the
+    scalar Padé approximant on a multiple of the identity."""
+    import torch
+
+    a = _spd(6, 2.0, batch=2)
+    g = np.random.default_rng(2).standard_normal(a.shape)
+    leaf = torch.from_numpy(a).requires_grad_()
+    y = _peers.torch_mpa_lya(leaf, inverse=inverse)
+    y.backward(torch.from_numpy(g))
+    ref = scipy.linalg.sqrtm(a)
+    ref = np.linalg.inv(ref) if inverse else ref
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-4, atol=1e-5)
+    _, u, r = _peers.eigh_root(a, np, inverse=inverse)
+    expected = _peers.eigh_root_vjp(u, r, g, np, inverse=inverse)
+    np.testing.assert_allclose(leaf.grad.numpy(), expected, rtol=1e-3, atol=1e-3)
+    # sqrt(1 - z) at z = 1 - 1/sqrt(n) by the [5/5] Padé coefficients, for A = c I.
+    n, c = 4, 9.0
+    z = 1 - 1 / math.sqrt(n)
+    pz = sum(p * z**k for k, p in enumerate(_peers.PAPER_PADE_P))
+    qz = sum(q * z**k for k, q in enumerate(_peers.PAPER_PADE_Q))
+    s = c * math.sqrt(n)
+    scalar = math.sqrt(s) * pz / qz
+    y = _peers.torch_mpa_lya(torch.full((n,), c, dtype=torch.float64).diag(), inverse=inverse)
+    np.testing.assert_allclose(y.numpy(), np.eye(n) * (1 / scalar if inverse else scalar), rtol=1e-14)
