@@ -74,11 +74,13 @@ OPS = ("fwd", "fwdbwd", "inv", "invfwdbwd")
 PEERS = {"eigh": "eigh-dk", "scipy": "scipy", "torch": "torch-mpa-lya"}
 PAPER_MPA = "paper-mpa"
 
-_FULL = dict(dtypes="float32,float64", shapes="256x64,16x256", kappas="1e1,1e3", ops="fwd,fwdbwd",
+_FULL = dict(methods="all", dtypes="float32,float64", shapes="256x64,16x256", kappas="1e1,1e3", ops="fwd,fwdbwd",
              repeats=10, warmup=2)
 # The quick sweep keeps the headline comparison (256 x 64 x 64 float32, both
-# operations) and one larger n, at one condition number.
-_QUICK = dict(dtypes="float32", shapes="256x64,8x192", kappas="1e1", ops="fwd,fwdbwd", repeats=5, warmup=1)
+# operations) and one larger n, at one condition number, for the default
+# method, the accurate products-only method and the paper's settings.
+_QUICK = dict(methods="auto,matmul,paper-mpa", dtypes="float32", shapes="256x64,8x192", kappas="1e1",
+              ops="fwd,fwdbwd", repeats=5, warmup=1)
 
 
 # --------------------------------------------------------------------------- settings
@@ -150,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true",
                         help=f"a sweep of well under a minute on 2 CPU cores: {_QUICK}")
-    parser.add_argument("--methods", default="all",
-                        help="comma list from matsqrt.METHODS and 'paper-mpa', each optionally NAME:DEGREE "
-                        "(default: all)")
+    parser.add_argument("--methods",
+                        help="comma list from matsqrt.METHODS and 'paper-mpa', each optionally NAME:DEGREE, "
+                        "or all (default: all; --quick: auto,matmul,paper-mpa)")
     parser.add_argument("--peers", default="eigh,scipy,torch",
                         help="comma list of eigh, scipy, torch, or 'none' (default: all; torch only if importable)")
     parser.add_argument("--dtypes", help=f"comma list (default {_FULL['dtypes']})")
@@ -200,7 +202,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
             raise SystemExit(f"unsupported dtype {dtype!r}; choose float32 or float64")
     backends = {"auto": ("numpy", "cupy?"), "all": ("numpy", "cupy"), "numpy": ("numpy",), "cupy": ("cupy",)}
     settings = Settings(
-        methods=_method_names(args.methods),
+        methods=_method_names(value["methods"]),
         peers=_peer_names(args.peers),
         dtypes=dtypes,
         shapes=tuple(_parse_shape(s) for s in _split(value["shapes"])),

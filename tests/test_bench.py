@@ -188,7 +188,8 @@ def test_quick_preset_keeps_the_headline_case_and_options_override_it():
     settings, _ = bench.parse_args(["--quick"])
     assert (256, 64) in settings.shapes and "float32" in settings.dtypes
     assert {"fwd", "fwdbwd"} <= set(settings.ops)
-    assert set(settings.methods) == {*matsqrt.METHODS, bench.PAPER_MPA}
+    assert set(settings.methods) == {"auto", "matmul", bench.PAPER_MPA}
+    assert set(bench.parse_args([])[0].methods) == {*matsqrt.METHODS, bench.PAPER_MPA}
     settings, _ = bench.parse_args(["--quick", "--shapes", "2x4", "--dtypes", "float64"])
     assert settings.shapes == ((2, 4),) and settings.dtypes == ("float64",)
     with pytest.raises(SystemExit):
