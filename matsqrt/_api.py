@@ -6,6 +6,8 @@ import dataclasses
 from fractions import Fraction
 from typing import Any
 
+from array_api_compat import device as array_device
+
 from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
 from ._methods import Method, Root, configure
@@ -26,7 +28,7 @@ def _residual(a: Any, value: Any, power: Fraction, xp: Any) -> float:
         rel = frobenius_norm(d, xp) / xp.where(den > 0, den, xp.ones_like(den))
     else:
         n = a.shape[-1]
-        rel = frobenius_norm(value @ a @ value - xp.eye(n, dtype=a.dtype), xp) / n**0.5
+        rel = frobenius_norm(value @ a @ value - xp.eye(n, dtype=a.dtype, device=array_device(a)), xp) / n**0.5
     return float(xp.max(rel))
 
 

@@ -50,8 +50,6 @@ def _scale(a: Any, kind: str, xp: Any) -> Any:
 def _lyapunov_settings(xp: Any, a: Any, maxiter: int | None, tol: float | None) -> tuple[int, float]:
     maxiter = DEFAULT_MAXITER if maxiter is None else int(maxiter)
     tol = default_tol(xp, a.dtype) if tol is None else float(tol)
-    if maxiter < 0 or tol < 0:
-        raise ValueError("lyapunov_maxiter and lyapunov_tol must be non-negative")
     return maxiter, tol
 
 

@@ -25,7 +25,7 @@ from array_api_compat import device as array_device
 from ._errors import ConvergenceError, ConvergenceInfo
 from ._validate import namespace_of, prepare
 
-__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "scaled_step", "DEFAULT_MAXITER"]
+__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER"]
 
 DEFAULT_MAXITER = 100
 def default_tol(xp: Any, dtype: Any) -> float:
@@ -44,7 +44,7 @@ def check_every(xp: Any) -> int:
     return 1 if is_numpy_namespace(xp) else 4
 
 
-def _distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
+def distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
     """Worst RMS entry of B - I over the batch (one host synchronisation)."""
     n = b.shape[-1]
     d = b - eye
@@ -52,7 +52,7 @@ def _distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
     return float(xp.max(rms)) if rms.ndim else float(rms)
 
 
-def sign_step(b: Any, c: Any, alpha: float = 1.0) -> tuple[Any, Any]:
+def sign_step(b: Any, c: Any, alpha: float = 1.0, eye: Any = None) -> tuple[Any, Any]:
     """One (scaled) Newton-Schulz step on the blocks of ``[[B, C], [0, -B]]``: six products.
 
     ``M <- g(alpha M)`` with ``g(y) = y (3 - y^2) / 2``; ``alpha = 1`` is the
@@ -61,10 +61,12 @@ def sign_step(b: Any, c: Any, alpha: float = 1.0) -> tuple[Any, Any]:
     blocks are ``Q = (alpha/2)(3I - alpha^2 B^2)`` and
     ``-(alpha^3/2)(B C - C B)``: ``B <- B Q`` and
     ``C <- C Q - (alpha^3/2)(B (B C) - (B C) B)``, the paper's update with
-    five elementwise passes instead of eight.
+    five elementwise passes instead of eight.  Pass ``eye`` to spare the
+    identity's allocation in a loop.
     """
     xp = array_namespace(b)
-    eye = xp.eye(b.shape[-1], dtype=b.dtype, device=array_device(b))
+    if eye is None:
+        eye = xp.eye(b.shape[-1], dtype=b.dtype, device=array_device(b))
     b2 = b @ b
     bc = b @ c
     q = (1.5 * alpha) * eye - (0.5 * alpha**3) * b2
@@ -123,12 +125,12 @@ def sign_iteration(
         alpha = 1.0
         if lower is not None:
             alpha, lower = scaled_step(lower)
-        b, c = sign_step(b, c, alpha)
+        b, c = sign_step(b, c, alpha, eye)
         iterations += 1
         if tol == 0:
             continue
         if last_step or iterations % every == 0 or iterations == maxiter:
-            residual = _distance_to_identity(b, eye, xp)
+            residual = distance_to_identity(b, eye, xp)
             # After the quadratic regime was reached one step ago, the residual
             # is at the rounding floor, which may exceed a very small tol.
             converged = math.isfinite(residual) and (residual <= tol or last_step)

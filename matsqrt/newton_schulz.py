@@ -21,7 +21,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceInfo
-from .lyapunov import check_every, scaled_step
+from .lyapunov import check_every, distance_to_identity, scaled_step
 
 __all__ = ["coupled_newton_schulz"]
 
@@ -29,15 +29,6 @@ __all__ = ["coupled_newton_schulz"]
 # distance from I this large means divergence (a negative or complex
 # eigenvalue); stopping there avoids overflow.
 _DIVERGED = 1e3
-
-
-def _rms(d: Any, xp: Any) -> Any:
-    n = d.shape[-1]
-    return xp.sqrt(xp.sum(d * d, axis=(-2, -1)) / n**2)
-
-
-def _worst(values: Any, xp: Any) -> float:
-    return float(xp.max(values)) if values.ndim else float(values)
 
 
 def coupled_newton_schulz(
@@ -72,7 +63,7 @@ def coupled_newton_schulz(
     while iterations < maxiter:
         t = u if z is None else z @ y
         if tol > 0 and (last_step or (iterations + 1) % every == 0 or iterations + 1 == maxiter):
-            residual = _worst(_rms(t - eye, xp), xp)
+            residual = distance_to_identity(t, eye, xp)
             if not residual <= _DIVERGED:
                 break
             if residual <= tol or last_step:
