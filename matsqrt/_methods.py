@@ -17,11 +17,11 @@ from typing import Any
 from array_api_compat import device as array_device
 from array_api_compat import is_cupy_namespace, is_torch_namespace
 
-from ._errors import ConvergenceInfo
+from ._errors import ConvergenceError, ConvergenceInfo
 from ._scaling import frobenius_norm, spectral_bound
 from .eigh import check_symmetric, daleckii_krein, eigh_root
 from .lyapunov import DEFAULT_MAXITER, default_tol, raise_if_not_converged, sign_iteration
-from .newton_schulz import coupled_newton_schulz
+from .newton_schulz import DIVERGED, coupled_newton_schulz
 from .pade import mpa_root
 from .taylor import mtp_root
 
@@ -278,7 +278,9 @@ class Auto:
 
     On NumPy and other CPU libraries: :class:`Eigh` for symmetric input, else
     :class:`Matmul`.  On CuPy and CUDA tensors: :class:`Matmul`.  See
-    :func:`Auto.choose` for the measurements behind the choice.
+    :func:`Auto.choose` for the measurements behind the choice.  Input with
+    eigenvalues in the left half-plane raises :class:`ValueError` whichever
+    method runs (matmul's diverging iteration is reported as such).
     """
 
     @staticmethod
@@ -305,7 +307,16 @@ class Auto:
         return Eigh()
 
     def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
-        return self.choose(a, xp).forward(a, power, xp)
+        method = self.choose(a, xp)
+        try:
+            return method.forward(a, power, xp)
+        except ConvergenceError as exc:
+            # Where auto runs matmul, a diverging iteration means what eigh reports
+            # as a ValueError elsewhere: eigenvalues outside the right half-plane.
+            if not exc.info.residual <= DIVERGED:
+                raise ValueError("A has eigenvalues with negative real part, or too far from the real axis for "
+                                 f"the iteration (auto ran matmul: {exc})") from exc
+            raise
 
 
 Method = str | MTP | MPA | Eigh | NS | Matmul | Auto

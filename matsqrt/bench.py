@@ -25,7 +25,11 @@ Daleckii-Krein gradient in float64, the measured number of ``n x n x n``
 products and of linear solves per matrix (see :mod:`matsqrt._counting`), the
 time of each operation in that counted call (``op_seconds``; ``--breakdown``
 prints the shares), and the ratio of the time to each peer's (above 1: slower
-than the peer).
+than the peer).  ``x gemm`` is the time over the GEMM floor: the measured
+number of products times the time of one bare batched ``a @ b`` of the same
+shape, issued back to back on the same backend; what lies above 1 is the
+cost of everything that is not a matrix product (elementwise passes, solves,
+allocations, host synchronisations, Python).
 
 Examples
 --------
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import datetime
 import gc
 import importlib
@@ -65,6 +70,7 @@ import matsqrt
 
 from . import _peers
 from ._counting import CountingArray, OpCount, count_numpy_ops, count_torch_ops
+from .lyapunov import check_every
 
 __all__ = ["main", "run", "run_sweep", "format_table", "Settings", "OPS", "PEERS"]
 
@@ -339,18 +345,26 @@ class Impl:
     def build(self, op: str, backend: Backend, a: Any, g: Any) -> Callable[[], Outputs]:
         raise NotImplementedError
 
-    def count(self, op: str, a: np.ndarray, g: np.ndarray) -> OpCount | None:
+    def count(self, op: str, a: np.ndarray, g: np.ndarray, on: tuple[Backend, Any] | None = None
+              ) -> OpCount | None:
         """Products and solves of one call, measured on NumPy.
 
-        For CuPy rows too: the count does not depend on the backend, except
-        that matsqrt's converged backward checks convergence every fourth
-        iteration on a GPU, which can add up to three sign iterations there.
+        ``on``: the backend the timed rows run on, with the input there.  The
+        count does not depend on the backend except through how often the
+        iterations check convergence (every step on NumPy, every fourth on a
+        GPU, which can add up to three steps) and which method ``auto``
+        picks, so the count replays both.
         """
         n, batch = a.shape[-1], math.prod(a.shape[:-2])
-        call = self.build(op, _numpy_backend(), a.view(CountingArray), g.view(CountingArray))
-        with count_numpy_ops(n, batch, timed=True) as counted:
+        every = 1 if on is None else check_every(on[0].xp)
+        call = self.counted(on).build(op, _numpy_backend(), a.view(CountingArray), g.view(CountingArray))
+        with count_numpy_ops(n, batch, timed=True) as counted, _check_cadence(every):
             call()
         return counted
+
+    def counted(self, on: tuple[Backend, Any] | None) -> Impl:
+        """The implementation whose NumPy run has the operations of a run ``on`` that backend."""
+        return self
 
     def peak_memory(self, backend: Backend, call: Callable[[], Outputs]) -> tuple[Outputs, int | None, str | None]:
         out, peak = backend.peak_memory(call)
@@ -386,6 +400,13 @@ class MatsqrtImpl(Impl):
             return y, grad, {"lyapunov_iterations": info.iterations}
 
         return call
+
+    def counted(self, on: tuple[Backend, Any] | None) -> Impl:
+        if self.method != "auto" or on is None:
+            return self
+        # The method auto picks for that backend and input, e.g. matmul on CuPy.
+        chosen = matsqrt.Auto.choose(on[1], on[0].xp)
+        return dataclasses.replace(self, method=chosen)
 
     def describe(self) -> dict[str, Any]:
         lyapunov = "default"
@@ -436,7 +457,8 @@ class ScipyImpl(Impl):
         host = np.asarray(backend.to_numpy(a)) if backend.name != "numpy" else a
         return lambda: (_scipy_sqrtm(host), None, {"device": "cpu"})
 
-    def count(self, op: str, a: np.ndarray, g: np.ndarray) -> OpCount | None:
+    def count(self, op: str, a: np.ndarray, g: np.ndarray, on: tuple[Backend, Any] | None = None
+              ) -> OpCount | None:
         # A Schur method in compiled code: its products are not NumPy calls to count.
         return None
 
@@ -444,6 +466,19 @@ class ScipyImpl(Impl):
         # SciPy >= 1.16 computes the batch in C with its own buffers, which
         # tracemalloc does not see (it reports about zero), so no number is given.
         return call(), None, None
+
+
+@contextlib.contextmanager
+def _check_cadence(every: int) -> Iterator[None]:
+    """Make matsqrt's iterations check convergence every ``every`` steps on any backend."""
+    from . import lyapunov, newton_schulz
+
+    saved = lyapunov.check_every, newton_schulz.check_every
+    lyapunov.check_every = newton_schulz.check_every = lambda xp: every
+    try:
+        yield
+    finally:
+        lyapunov.check_every, newton_schulz.check_every = saved
 
 
 def _scipy_sqrtm(a: np.ndarray) -> np.ndarray:
@@ -498,7 +533,8 @@ class TorchImpl(Impl):
 
         return call
 
-    def count(self, op: str, a: np.ndarray, g: np.ndarray) -> OpCount | None:
+    def count(self, op: str, a: np.ndarray, g: np.ndarray, on: tuple[Backend, Any] | None = None
+              ) -> OpCount | None:
         # Autograd runs backward() where a TorchFunctionMode does not see it,
         # so the two halves of the Function are called directly here.
         torch = self.torch
@@ -679,7 +715,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         "peak_memory_bytes": None, "memory_method": None, "fwd_err": None, "grad_err": None,
         "products": None, "solves": None, "eighs": None, "matmul_calls": None, "count_source": None,
         "op_seconds": None, "cpu_stall": None, "disturbed": None, "attempts": 0, "waited_s": None,
-        "lyapunov_iterations": None, "ratio": {},
+        "lyapunov_iterations": None, "gemm_seconds": None, "gemm_floor_s": None, "ratio": {},
     }
     to_numpy = impl.to_numpy if isinstance(impl, TorchImpl) else backend.to_numpy
     inverse = op.startswith("inv")
@@ -711,7 +747,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         row.update(repeats=len(samples), time_median_s=statistics.median(samples), time_min_s=min(samples),
                    time_max_s=max(samples), cpu_stall=None if math.isinf(stall_share) else stall_share,
                    disturbed=bool(stall_share > settings.busy and not math.isinf(stall_share)))
-        counted = impl.count(op, *host)
+        counted = impl.count(op, *host, on=(backend, device[0]))
         if counted is not None:
             row.update(products=counted.products, solves=counted.per_matrix("solve"),
                        eighs=counted.per_matrix("eigh"), matmul_calls=counted.matmul_calls,
@@ -719,6 +755,29 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
     except Exception as exc:  # one failing method must not end the sweep; the row says why
         row["status"] = _short(exc)
     return row
+
+
+GEMM_BURST = 20
+
+
+def gemm_seconds(backend: Backend, a: Any, b: Any, settings: Settings) -> float:
+    """Median time of one bare ``a @ b``, from bursts of :data:`GEMM_BURST` back-to-back calls."""
+    def burst() -> None:
+        for _ in range(GEMM_BURST):
+            a @ b
+
+    samples = time_call(burst, backend.synchronize, warmup=1, repeats=max(settings.repeats, 3),
+                        max_seconds=settings.max_seconds)
+    return statistics.median(samples) / GEMM_BURST
+
+
+def add_gemm_floor(rows: list[dict[str, Any]], seconds: float) -> None:
+    """Set each counted row's GEMM floor (products x one product's time) and its ratio to it."""
+    for row in rows:
+        row["gemm_seconds"] = seconds
+        if row["status"] == "ok" and row["products"]:
+            row["gemm_floor_s"] = row["products"] * seconds
+            row["ratio"]["gemm"] = row["time_median_s"] / row["gemm_floor_s"]
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -733,8 +792,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if row["status"] != "ok":
             continue
-        row["ratio"] = {name: row["time_median_s"] / t for name, t in peers.get(key(row), {}).items()
-                        if name != row["impl"] and t > 0}
+        row["ratio"].update({name: row["time_median_s"] / t for name, t in peers.get(key(row), {}).items()
+                             if name != row["impl"] and t > 0})
 
 
 class _Progress:
@@ -780,13 +839,16 @@ def run_sweep(settings: Settings) -> list[dict[str, Any]]:
                         g = rng.standard_normal((batch, n, n)).astype(dtype)
                         reference = Reference(a.astype(np.float64), g.astype(np.float64))
                         device = backend.to_backend(a), backend.to_backend(g)
+                        case: list[dict[str, Any]] = []
                         for op in settings.ops:
                             for impl in impls:
                                 if not impl.supports(op, backend):
                                     continue
-                                rows.append(run_row(impl, op, backend, dtype, batch, n, kappa, (a, g), device,
+                                case.append(run_row(impl, op, backend, dtype, batch, n, kappa, (a, g), device,
                                                     reference, settings))
                                 progress.step(f"{op} {dtype} {batch}x{n} k={kappa:g} {impl.name}")
+                        add_gemm_floor(case, gemm_seconds(backend, *device, settings))
+                        rows.extend(case)
     finally:
         progress.close()
     add_ratios(rows)
@@ -942,7 +1004,7 @@ _COLUMNS = (
     ("impl", "method", "<"), ("median", "median ms", ">"), ("min", "min ms", ">"), ("max", "max ms", ">"),
     ("mem", "peak MiB", ">"), ("fwd", "fwd err", ">"), ("grad", "grad err", ">"), ("prod", "n^3 prod", ">"),
     ("solve", "solves", ">"), ("eigh-dk", "x eigh", ">"), ("scipy", "x scipy", ">"),
-    ("torch-mpa-lya", "x torch", ">"),
+    ("torch-mpa-lya", "x torch", ">"), ("gemm", "x gemm", ">"),
 )
 
 
@@ -962,7 +1024,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             "fwd": _sci(row["fwd_err"]), "grad": _sci(row["grad_err"]), "prod": _num(row["products"]),
             "solve": _num(row["solves"]) if row["eighs"] in (None, 0) else f"{_num(row['eighs'])} eigh",
         }
-        for peer in PEERS.values():
+        for peer in (*PEERS.values(), "gemm"):
             ratio = row["ratio"].get(peer)
             cell[peer] = "-" if ratio is None else f"{ratio:.2f}"
         cells.append(cell)
@@ -1020,7 +1082,7 @@ def format_breakdown(rows: Sequence[dict[str, Any]]) -> str:
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
     flat = {key: value for key, value in row.items() if key not in ("ratio", "op_seconds")}
     flat["op_seconds"] = json.dumps(row["op_seconds"]) if row["op_seconds"] else None
-    flat.update({f"ratio_{peer}": row["ratio"].get(peer) for peer in PEERS.values()})
+    flat.update({f"ratio_{peer}": row["ratio"].get(peer) for peer in (*PEERS.values(), "gemm")})
     return flat
 
 
@@ -1100,7 +1162,7 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
               f"{pressure[0]:.0f}%/{pressure[1]:.0f}%; other work on the machine slows and spreads the times")
     print("times: median/min/max of the repeats; errors: worst relative Frobenius over the batch vs float64 "
           "scipy.linalg.sqrtm / Daleckii-Krein; n^3 prod: measured n x n x n products per matrix; "
-          "x PEER: time / peer's time")
+          "x PEER: time / peer's time; x gemm: time / (n^3 prod x one bare batched matmul's time)")
     print(format_table(rows))
     if args.breakdown:
         print()

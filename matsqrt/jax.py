@@ -55,6 +55,22 @@ class _Options(NamedTuple):
     tol: float | None
 
 
+def _full_precision(func):
+    """Trace ``func`` with float32 matrix products in full float32.
+
+    JAX's default on NVIDIA GPUs multiplies float32 matrices in TF32 (10-bit
+    mantissas), which stalls the iterations three orders of magnitude above
+    their float32 tolerance (the backward then returns NaN).
+    """
+    @functools.wraps(func)
+    def traced(*args, **kwargs):
+        with jax.default_matmul_precision("highest"):
+            return func(*args, **kwargs)
+
+    return traced
+
+
+@_full_precision
 def _forward(a: jax.Array, options: _Options) -> jax.Array:
     # The host-side checks are done (or skipped) by the public functions;
     # inside, nothing may need a concrete value.
@@ -81,6 +97,7 @@ def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, tuple[jax.Arr
     return y.astype(dtype), (y, scale)
 
 
+@_full_precision
 def _root_bwd(options: _Options, residuals: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
     y, scale = residuals
     out_dtype = g.dtype

@@ -28,7 +28,7 @@ __all__ = ["coupled_newton_schulz"]
 # A converging iteration keeps the eigenvalues of T in (0, 1], so an RMS
 # distance from I this large means divergence (a negative or complex
 # eigenvalue); stopping there avoids overflow.
-_DIVERGED = 1e3
+DIVERGED = 1e3
 
 
 def coupled_newton_schulz(
@@ -64,7 +64,7 @@ def coupled_newton_schulz(
         t = u if z is None else z @ y
         if tol > 0 and (last_step or (iterations + 1) % every == 0 or iterations + 1 == maxiter):
             residual = distance_to_identity(t, eye, xp)
-            if not residual <= _DIVERGED:
+            if not residual <= DIVERGED:
                 break
             if residual <= tol or last_step:
                 converged = True

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
 import math
 
+import array_api_strict
 import numpy as np
 import pytest
 import scipy.linalg
@@ -33,7 +35,7 @@ def _spd(n: int, kappa: float, batch: int = 2, seed: int = 0) -> np.ndarray:
 def tiny_sweep(tmp_path_factory):
     """One in-process run of the CLI on a sweep of a few seconds, with its files and output."""
     out = tmp_path_factory.mktemp("bench")
-    argv = ["--methods", "all,mtp:0", "--shapes", "3x6", "--dtypes", "float64", "--kappas", "10",
+    argv = ["--backend", "numpy", "--methods", "all,mtp:0", "--shapes", "3x6", "--dtypes", "float64", "--kappas", "10",
             "--ops", ",".join(bench.OPS), "--repeats", "2", "--warmup", "0", "--no-progress", "--breakdown",
             "--json", f"{out}/", "--csv", str(out / "rows.csv")]
     buffer = io.StringIO()
@@ -84,6 +86,34 @@ def test_failing_method_is_recorded_not_raised(tiny_sweep):
     assert all(row["status"] == "ok" for row in saved["rows"] if row["impl"] != "mtp:0")
 
 
+def _has_gpu() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _has_gpu(), reason="needs CuPy and a CUDA GPU")
+def test_cupy_sweep_rows_are_complete(tmp_path):
+    argv = ["--backend", "cupy", "--methods", "auto,matmul,paper-mpa", "--shapes", "3x16", "--dtypes", "float32",
+            "--kappas", "10", "--ops", "fwd,fwdbwd", "--repeats", "2", "--warmup", "1", "--no-progress",
+            "--json", f"{tmp_path}/"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        document = bench.run(argv)
+    assert document["device"].startswith("gpu: ")
+    rows = document["rows"]
+    assert rows and all(row["status"] == "ok" for row in rows)
+    assert all(row["backend"] == "cupy" and row["memory_method"] for row in rows if row["kind"] == "matsqrt")
+    by_impl = {(row["impl"], row["op"]): row for row in rows}
+    # auto runs matmul on CuPy, and the count says so (no eigh), checking every fourth step
+    assert by_impl["auto", "fwdbwd"]["eighs"] == 0
+    assert by_impl["auto", "fwdbwd"]["products"] == by_impl["matmul", "fwdbwd"]["products"]
+    assert by_impl["matmul", "fwd"]["fwd_err"] < 1e-5
+    assert by_impl["matmul", "fwdbwd"]["ratio"]["gemm"] > 0
+
+
 def test_times_are_ordered_statistics(tiny_sweep):
     for row in tiny_sweep[1]["rows"]:
         if row["status"] == "ok":
@@ -108,11 +138,55 @@ def test_ratios_are_time_over_each_peer_of_the_same_case(tiny_sweep):
     checked = 0
     for row in rows:
         peers_here = {name for name, op in peer_time if op == row["op"] and name != row["impl"]}
-        assert set(row["ratio"]) == peers_here
+        assert set(row["ratio"]) - {"gemm"} == peers_here
         for name, ratio in row["ratio"].items():
+            if name == "gemm":
+                continue
             assert ratio == pytest.approx(row["time_median_s"] / peer_time[name, row["op"]], rel=1e-12)
             checked += 1
     assert checked > 0
+
+
+def test_gemm_floor_is_products_times_one_bare_matmul(tiny_sweep):
+    rows = [row for row in tiny_sweep[1]["rows"] if row["status"] == "ok"]
+    counted = [row for row in rows if row["products"]]
+    assert counted
+    for row in counted:
+        assert row["gemm_seconds"] > 0
+        assert row["gemm_floor_s"] == pytest.approx(row["products"] * row["gemm_seconds"], rel=1e-12)
+        assert row["ratio"]["gemm"] == pytest.approx(row["time_median_s"] / row["gemm_floor_s"], rel=1e-12)
+    for row in rows:
+        if not row["products"]:
+            assert "gemm" not in row["ratio"] and row["gemm_floor_s"] is None
+
+
+def test_gemm_seconds_times_a_burst_of_products(monkeypatch):
+    calls = []
+
+    class Probe:
+        def __matmul__(self, other):
+            calls.append(other)
+            return self
+
+    settings = bench.parse_args(["--repeats", "3", "--warmup", "0"])[0]
+    seconds = bench.gemm_seconds(bench._numpy_backend(), Probe(), "b", settings)
+    assert seconds > 0
+    # one warm-up burst and three timed ones, each of GEMM_BURST products
+    assert len(calls) == 4 * bench.GEMM_BURST and set(calls) == {"b"}
+
+
+def test_count_replays_the_backends_check_cadence():
+    rng = np.random.default_rng(3)
+    a = bench.spd_batch(rng, 2, 8, 1e3)
+    g = rng.standard_normal((2, 8, 8))
+    impl = bench.matsqrt_impl("matmul")
+    numpy_backend = bench._numpy_backend()
+    gpu_like = dataclasses.replace(numpy_backend, xp=array_api_strict)  # checks every fourth step
+    every_step, every_fourth = (impl.count("fwdbwd", a, g, on=(b, a)).products for b in (numpy_backend, gpu_like))
+    # Checking every fourth step overshoots convergence and tightens the step
+    # scalings less often: more products for the same input (100 and 121 here).
+    assert every_fourth > every_step
+    assert matsqrt.lyapunov.check_every(np) == 1  # restored
 
 
 def test_errors_are_computed_against_float64_references(tiny_sweep):

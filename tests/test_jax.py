@@ -1,5 +1,6 @@
 """matsqrt.jax: custom_vjp over the core, checked by check_grads, under jit and vmap, against NumPy."""
 
+import re
 import sys
 
 import numpy as np
@@ -184,3 +185,13 @@ def test_empty_batches():
     a = jnp.zeros((0, 3, 3))
     y, pullback = jax.vjp(mj.inv_sqrtm, a)
     assert y.shape == pullback(y)[0].shape == (0, 3, 3)
+
+
+def test_float32_products_are_traced_in_full_precision():
+    # On NVIDIA GPUs JAX multiplies float32 matrices in TF32 unless told
+    # otherwise, which stalls the iterations (found on an H100, 2026-11-24).
+    a = jnp.asarray(spd_batch(n=3), dtype=jnp.float32)
+    for fn in (mj.sqrtm, mj.inv_sqrtm):
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda x, fn=fn: fn(x, "mpa").sum()))(a))
+        dots = jaxpr.count("dot_general[")
+        assert dots > 0 and len(re.findall(r"precision=\(Precision.HIGHEST, Precision.HIGHEST\)", jaxpr)) == dots
