@@ -21,6 +21,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceInfo
+from ._fused import identity_minus
 from .lyapunov import check_every, distance_to_identity, scaled_step
 
 __all__ = ["coupled_newton_schulz"]
@@ -75,7 +76,7 @@ def coupled_newton_schulz(
         alpha = 1.0
         if lower is not None:
             alpha, lower = scaled_step(lower)
-        q = (0.5 * alpha) * (3.0 * eye - (alpha * alpha) * t)
+        q = identity_minus(t, 1.5 * alpha, 0.5 * alpha**3, xp, eye)
         y = y @ q
         z = q if z is None else q @ z
         iterations += 1

@@ -5,25 +5,19 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from array_api_compat import device as array_device
-
 from ._coefficients import pade_coefficients
-from ._scaling import shift_by_scale
+from ._fused import pade_accumulate, pade_start
 
 __all__ = ["pade_pair", "mpa_root"]
 
 
-def pade_pair(x: Any, p: tuple[float, ...], q: tuple[float, ...], xp: Any) -> tuple[Any, Any]:
-    """``P(X)`` and ``Q(X)`` from one shared set of powers: ``len(p) - 2`` products."""
-    n = x.shape[-1]
-    eye = xp.eye(n, dtype=x.dtype, device=array_device(x))
-    num = p[0] * eye + p[1] * x
-    den = q[0] * eye + q[1] * x
+def pade_pair(a: Any, s: Any, p: tuple[float, ...], q: tuple[float, ...], xp: Any) -> tuple[Any, Any]:
+    """``P(X)`` and ``Q(X)`` at ``X = I - A / s`` from one shared set of powers: ``len(p) - 2`` products."""
+    x, num, den = pade_start(a, s, p, q, xp)
     power = x
     for pk, qk in zip(p[2:], q[2:], strict=True):
         power = power @ x
-        num = num + pk * power
-        den = den + qk * power
+        num, den = pade_accumulate(power, num, den, pk, qk, xp)
     return num, den
 
 
@@ -36,9 +30,8 @@ def mpa_root(a: Any, s: Any, power: Fraction, degree: int, xp: Any) -> Any:
     ``s`` (shape ``(..., 1, 1)``) must bound the spectral radius of ``A``;
     the paper uses ``||A||_F``.
     """
-    x = shift_by_scale(a, s, xp)
     p, q = (tuple(float(v) for v in coeffs) for coeffs in pade_coefficients(degree))
-    num, den = pade_pair(x, p, q, xp)
+    num, den = pade_pair(a, s, p, q, xp)
     if power > 0:
         return xp.linalg.solve(den, num) * xp.sqrt(s)
     return xp.linalg.solve(num, den) / xp.sqrt(s)

@@ -8,6 +8,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._coefficients import taylor_coefficients
+from ._fused import identity_minus
 from ._scaling import shift_by_scale
 
 __all__ = ["polynomial", "mtp_root"]
@@ -19,9 +20,9 @@ def polynomial(x: Any, coeffs: tuple[float, ...], xp: Any) -> Any:
     eye = xp.eye(n, dtype=x.dtype, device=array_device(x))
     if len(coeffs) == 1:
         return xp.broadcast_to(coeffs[0] * eye, x.shape)
-    p = coeffs[-1] * x + coeffs[-2] * eye
+    p = identity_minus(x, coeffs[-2], -coeffs[-1], xp, eye)
     for ck in reversed(coeffs[:-2]):
-        p = p @ x + ck * eye
+        p = identity_minus(p @ x, ck, -1.0, xp, eye)
     return p
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One call on a CUDA machine: the GPU benchmark, kernel profiles, the test suite with CuPy.
+# One call on a CUDA machine: the GPU benchmark, kernel profiles, a CUDA-graph probe, the test suite with CuPy.
 #
-#   bash scripts/gpu_session.sh OUTDIR [bench,profile,tests]
+#   bash scripts/gpu_session.sh OUTDIR [bench,profile,graph,tests]
 #
 # The machine has CuPy, PyTorch, JAX, SciPy and Hypothesis but no array-api-compat
 # or array-api-strict: their wheels travel in .whl/ (pip download --no-deps ... -d .whl).
@@ -29,6 +29,9 @@ fi
 if [[ $PARTS == *profile* ]]; then
     timeout "${PROFILE_SECONDS:-100}" python3 scripts/gpu_profile.py "$OUT/traces" 2>&1 | tee "$OUT/profile.txt"
     tar czf "$OUT/traces.tgz" -C "$OUT" traces && rm -rf "$OUT/traces"
+fi
+if [[ $PARTS == *graph* ]]; then
+    timeout 60 python3 scripts/gpu_graph_probe.py 2>&1 | tee "$OUT/graph.txt"
 fi
 if [[ $PARTS == *tests* ]]; then
     timeout "${TEST_SECONDS:-200}" python3 -m pytest tests -n 8 -q -p no:cacheprovider --timeout 120 \
