@@ -14,10 +14,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
 from array_api_compat import device as array_device
 from array_api_compat import is_cupy_namespace
 
-__all__ = ["identity_minus", "sign_update", "squared_deviation", "pade_start", "pade_accumulate", "frobenius_norm"]
+__all__ = ["matmul", "identity_minus", "sign_update", "sign_c_block", "squared_deviation", "pade_start",
+           "pade_accumulate", "frobenius_norm"]
 
 # Whether index i of a C-ordered stack of n x n matrices is on a diagonal.
 _DIAGONAL = "const bool diag = (i % (n * n)) % (n + 1) == 0;"
@@ -53,10 +55,56 @@ def _kernels() -> dict[str, Any]:
             "T x", "T y", "x < 0 ? -x : x", "(a != a || a > b) ? a : b", "y = a", "0", "matsqrt_abs_max"),
         "scaled_sum_squares": red(
             "T x, T big", "T y", "big > 0 ? ((double)x / big) * ((double)x / big) : (double)x * x",
-            "a + b", "y = (T)a", "0", "matsqrt_scaled_sum_squares", reduce_type="float64"),
+            "a + b", "y = (T)a", "0", "matsqrt_scaled_sum_squares", reduce_type="double"),
         "norm_from_parts": ew("T big, T ss", "T y", "y = (T)((big > 0 ? (double)big : 1.0) * sqrt((double)ss))",
                               "matsqrt_norm_from_parts"),
     }
+
+
+@functools.cache
+def _cublas() -> tuple[Any, Any, dict[str, Any]]:
+    import cupy
+    from cupy_backends.cuda.libs import cublas
+
+    return cupy, cublas, {"float32": cublas.sgemmStridedBatched, "float64": cublas.dgemmStridedBatched}
+
+
+def _overlap(x: Any, y: Any) -> bool:
+    return x.data.ptr < y.data.ptr + y.nbytes and y.data.ptr < x.data.ptr + x.nbytes
+
+
+def _gemm_ready(*arrays: Any) -> bool:
+    first = arrays[0]
+    return (first.ndim >= 2 and first.shape[-1] == first.shape[-2] and first.dtype.name in ("float32", "float64")
+            and all(x.shape == first.shape and x.dtype == first.dtype and x.flags.c_contiguous for x in arrays))
+
+
+def matmul(a: Any, b: Any, xp: Any, *, alpha: float = 1.0, acc: Any = None) -> Any:
+    """``alpha (A @ B) + acc`` (``acc`` optional), batched over the leading axes.
+
+    On CuPy, for C-contiguous stacks of square float32/float64 matrices of one
+    shape, this is one ``cublas<t>gemmStridedBatched`` call that accumulates
+    into ``acc`` in place (then returned), called directly: CuPy's ``@``
+    costs twice the host time per call, which at small sizes is the whole
+    cost of a product.  Use the returned array, not ``acc``, afterwards.
+    """
+    if is_cupy_namespace(xp) and _gemm_ready(a, b, *(() if acc is None else (acc,))):
+        cupy, cublas, gemm = _cublas()
+        out = cupy.empty_like(a) if acc is None else acc
+        n = a.shape[-1]
+        batch = a.size // (n * n)
+        if batch and n and not (_overlap(out, a) or _overlap(out, b)):
+            scalars = np.array([alpha, 0.0 if acc is None else 1.0], dtype=a.dtype)
+            step = scalars.itemsize
+            # Row-major A @ B is column-major B^T A^T: pass B first.
+            gemm[a.dtype.name](cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N,
+                               n, n, n, scalars.ctypes.data, b.data.ptr, n, n * n, a.data.ptr, n, n * n,
+                               scalars.ctypes.data + step, out.data.ptr, n, n * n, batch)
+            return out
+    product = a @ b
+    if alpha != 1.0:
+        product = alpha * product
+    return product if acc is None else product + acc
 
 
 def _eye(x: Any, xp: Any, eye: Any) -> Any:
@@ -75,6 +123,13 @@ def sign_update(cq: Any, bbc: Any, bcb: Any, k: float, xp: Any) -> Any:
     if is_cupy_namespace(xp):
         return _kernels()["sign_update"](cq, bbc, bcb, k)
     return cq - k * (bbc - bcb)
+
+
+def sign_c_block(c: Any, q: Any, b: Any, bc: Any, k: float, xp: Any) -> Any:
+    """``C Q - k (B (BC) - (BC) B)``: on CuPy three products accumulated in place, no elementwise pass."""
+    if is_cupy_namespace(xp):
+        return matmul(bc, b, xp, alpha=k, acc=matmul(b, bc, xp, alpha=-k, acc=matmul(c, q, xp)))
+    return sign_update(c @ q, b @ bc, bc @ b, k, xp)
 
 
 def squared_deviation(x: Any, xp: Any, eye: Any = None) -> Any:

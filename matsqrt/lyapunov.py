@@ -23,7 +23,7 @@ from array_api_compat import array_namespace, is_numpy_namespace
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceError, ConvergenceInfo
-from ._fused import identity_minus, sign_update, squared_deviation
+from ._fused import identity_minus, matmul, sign_c_block, squared_deviation
 from ._validate import namespace_of, prepare
 
 __all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER"]
@@ -68,10 +68,10 @@ def sign_step(b: Any, c: Any, alpha: float = 1.0, eye: Any = None) -> tuple[Any,
     if eye is None:
         eye = xp.eye(b.shape[-1], dtype=b.dtype, device=array_device(b))
     k = 0.5 * alpha**3
-    q = identity_minus(b @ b, 1.5 * alpha, k, xp, eye)
-    bc = b @ c
-    c = sign_update(c @ q, b @ bc, bc @ b, k, xp)
-    return b @ q, c
+    q = identity_minus(matmul(b, b, xp), 1.5 * alpha, k, xp, eye)
+    bc = matmul(b, c, xp)
+    c = sign_c_block(c, q, b, bc, k, xp)
+    return matmul(b, q, xp), c
 
 
 # Largest step scaling allowed: g(1.5) = 0.5625, so no eigenvalue already near

@@ -21,7 +21,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceInfo
-from ._fused import identity_minus
+from ._fused import identity_minus, matmul
 from .lyapunov import check_every, distance_to_identity, scaled_step
 
 __all__ = ["coupled_newton_schulz"]
@@ -62,7 +62,7 @@ def coupled_newton_schulz(
     last_step = False
     iterations = 0
     while iterations < maxiter:
-        t = u if z is None else z @ y
+        t = u if z is None else matmul(z, y, xp)
         if tol > 0 and (last_step or (iterations + 1) % every == 0 or iterations + 1 == maxiter):
             residual = distance_to_identity(t, eye, xp)
             if not residual <= DIVERGED:
@@ -77,8 +77,8 @@ def coupled_newton_schulz(
         if lower is not None:
             alpha, lower = scaled_step(lower)
         q = identity_minus(t, 1.5 * alpha, 0.5 * alpha**3, xp, eye)
-        y = y @ q
-        z = q if z is None else q @ z
+        y = matmul(y, q, xp)
+        z = q if z is None else matmul(q, z, xp)
         iterations += 1
     if z is None:
         z = eye + 0.0 * u

@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from ._coefficients import pade_coefficients
-from ._fused import pade_accumulate, pade_start
+from ._fused import matmul, pade_accumulate, pade_start
 
 __all__ = ["pade_pair", "mpa_root"]
 
@@ -16,7 +16,7 @@ def pade_pair(a: Any, s: Any, p: tuple[float, ...], q: tuple[float, ...], xp: An
     x, num, den = pade_start(a, s, p, q, xp)
     power = x
     for pk, qk in zip(p[2:], q[2:], strict=True):
-        power = power @ x
+        power = matmul(power, x, xp)
         num, den = pade_accumulate(power, num, den, pk, qk, xp)
     return num, den
 

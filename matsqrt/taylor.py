@@ -8,7 +8,7 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._coefficients import taylor_coefficients
-from ._fused import identity_minus
+from ._fused import identity_minus, matmul
 from ._scaling import shift_by_scale
 
 __all__ = ["polynomial", "mtp_root"]
@@ -22,7 +22,7 @@ def polynomial(x: Any, coeffs: tuple[float, ...], xp: Any) -> Any:
         return xp.broadcast_to(coeffs[0] * eye, x.shape)
     p = identity_minus(x, coeffs[-2], -coeffs[-1], xp, eye)
     for ck in reversed(coeffs[:-2]):
-        p = identity_minus(p @ x, ck, -1.0, xp, eye)
+        p = identity_minus(matmul(p, x, xp), ck, -1.0, xp, eye)
     return p
 
 

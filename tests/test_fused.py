@@ -34,6 +34,10 @@ def test_elementwise_passes(backend, dtype):
     got = _fused.identity_minus(xp.matrix_transpose(X), 2.0, 1.0, xp)
     _close(backend.to_numpy(got), 2.0 * eye - np.swapaxes(x64, -1, -2), dtype)
     _close(backend.to_numpy(_fused.sign_update(X, Y, Z, 0.5, xp)), x64 - 0.5 * (y64 - z64), dtype)
+    w = _stack(dtype)
+    got = _fused.sign_c_block(X, Y, Z, backend.asarray(w), 0.5, xp)
+    w64 = w.astype(np.float64)
+    _close(backend.to_numpy(got), x64 @ y64 - 0.5 * (z64 @ w64 - w64 @ z64), dtype)
     _close(backend.to_numpy(_fused.squared_deviation(X, xp)), (x64 - eye) ** 2, dtype)
 
     s = np.abs(_stack(dtype, (3, 2, 1, 1))) + 0.5
@@ -65,3 +69,34 @@ def test_frobenius_norm_propagates_nan(backend):
     x[1, 0, 2, 3] = np.nan
     got = backend.to_numpy(_fused.frobenius_norm(backend.asarray(x), backend.xp))
     assert np.isnan(got[1, 0, 0, 0]) and np.isfinite(np.delete(got.ravel(), 2)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_with_scale_and_accumulator(backend, dtype):
+    xp = backend.xp
+    x, y, z = _stack(dtype), _stack(dtype), _stack(dtype)
+    x64, y64, z64 = (v.astype(np.float64) for v in (x, y, z))
+    X, Y = backend.asarray(x), backend.asarray(y)
+    got = _fused.matmul(X, Y, xp)
+    assert got.dtype == X.dtype and tuple(got.shape) == x.shape
+    _close(backend.to_numpy(got), x64 @ y64, dtype)
+    got = _fused.matmul(X, Y, xp, alpha=-0.75, acc=backend.asarray(z))
+    _close(backend.to_numpy(got), -0.75 * (x64 @ y64) + z64, dtype)
+    # a transposed view, a broadcast operand and an accumulator that is an operand take the general path
+    _close(backend.to_numpy(_fused.matmul(xp.matrix_transpose(X), Y, xp)), np.swapaxes(x64, -1, -2) @ y64, dtype)
+    eye = backend.asarray(np.eye(5, dtype=dtype))
+    _close(backend.to_numpy(_fused.matmul(X, eye, xp)), x64, dtype)
+    X2 = backend.asarray(x)
+    _close(backend.to_numpy(_fused.matmul(X2, Y, xp, alpha=2.0, acc=X2)), 2 * (x64 @ y64) + x64, dtype)
+    # the operands are left alone
+    np.testing.assert_array_equal(backend.to_numpy(X), x)
+    np.testing.assert_array_equal(backend.to_numpy(Y), y)
+
+
+def test_matmul_of_empty_and_single_matrices(backend):
+    xp = backend.xp
+    empty = backend.asarray(np.zeros((0, 3, 3)))
+    assert tuple(_fused.matmul(empty, empty, xp).shape) == (0, 3, 3)
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    b = np.array([[0.5, -1.0], [2.0, 0.0]])
+    np.testing.assert_allclose(backend.to_numpy(_fused.matmul(backend.asarray(a), backend.asarray(b), xp)), a @ b)
