@@ -85,7 +85,8 @@ def test_matmul_with_scale_and_accumulator(backend, dtype):
     got = _fused.matmul(X, Y, xp, alpha=-0.75, acc=backend.asarray(z))
     _close(backend.to_numpy(got), -0.75 * (x64 @ y64) + z64, dtype, ulps=32)
     # a transposed view, a broadcast operand and an accumulator that is an operand take the general path
-    _close(backend.to_numpy(_fused.matmul(xp.matrix_transpose(X), Y, xp)), np.swapaxes(x64, -1, -2) @ y64, dtype, ulps=32)
+    got = _fused.matmul(xp.matrix_transpose(X), Y, xp)
+    _close(backend.to_numpy(got), np.swapaxes(x64, -1, -2) @ y64, dtype, ulps=32)
     eye = backend.asarray(np.eye(5, dtype=dtype))
     _close(backend.to_numpy(_fused.matmul(X, eye, xp)), x64, dtype, ulps=32)
     X2 = backend.asarray(x)
