@@ -53,11 +53,12 @@ def _kernels() -> dict[str, Any]:
         # Largest |entry| (NaN propagates), then the sum of squares of the entries over it.
         "abs_max": red(
             "T x", "T y", "x < 0 ? -x : x", "(a != a || a > b) ? a : b", "y = a", "0", "matsqrt_abs_max"),
-        "scaled_sum_squares": red(
-            "T x, T big", "T y", "big > 0 ? ((double)x / big) * ((double)x / big) : (double)x * x",
-            "a + b", "y = (T)a", "0", "matsqrt_scaled_sum_squares", reduce_type="double"),
-        "norm_from_parts": ew("T big, T ss", "T y", "y = (T)((big > 0 ? (double)big : 1.0) * sqrt((double)ss))",
-                              "matsqrt_norm_from_parts"),
+        # Sums of squares in double, which cannot overflow for float32 entries.
+        "root_sum_squares": red(
+            "T x", "T y", "(double)x * (double)x", "a + b", "y = (T)sqrt(a)", "0", "matsqrt_root_sum_squares",
+            reduce_type="double"),
+        "divide_by": ew("T x, T big", "T y", "y = big > 0 ? x / big : x", "matsqrt_divide_by"),
+        "times_scale": ew("T r, T big", "T y", "y = big > 0 ? big * r : r", "matsqrt_times_scale"),
     }
 
 
@@ -163,9 +164,14 @@ def frobenius_norm(a: Any, xp: Any) -> Any:
     entries near the dtype's limits (1e+-150 in float64, 1e+-18 in float32).
     """
     if is_cupy_namespace(xp):
-        k = _kernels()
-        big = k["abs_max"](a, axis=(-2, -1), keepdims=True)
-        return k["norm_from_parts"](big, k["scaled_sum_squares"](a, big, axis=(-2, -1), keepdims=True))
+        # A reduction that reads a broadcast operand is slow on CuPy (index
+        # arithmetic per element: 0.75 ms at 16 x 256 x 256 against 0.02 ms
+        # for a plain one, H100), so the scaling is a separate pass.
+        k, axes = _kernels(), dict(axis=(-2, -1), keepdims=True)
+        if a.dtype.itemsize == 4:
+            return k["root_sum_squares"](a, **axes)
+        big = k["abs_max"](a, **axes)
+        return k["times_scale"](k["root_sum_squares"](k["divide_by"](a, big), **axes), big)
     big = xp.max(xp.abs(a), axis=(-2, -1), keepdims=True)
     safe = xp.where(big > 0, big, xp.ones_like(big))
     r = a / safe

@@ -705,8 +705,12 @@ def _short(exc: BaseException) -> str:
 
 def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: int, kappa: float,
             host: tuple[np.ndarray, np.ndarray], device: tuple[Any, Any], reference: Reference,
-            settings: Settings) -> dict[str, Any]:
-    """Time, memory, accuracy and product count of one implementation on one case."""
+            settings: Settings, counted: OpCount | None | Exception = None) -> dict[str, Any]:
+    """Time, memory, accuracy and product count of one implementation on one case.
+
+    ``counted``: the count, when made beforehand (see :func:`run_sweep`); an
+    exception raised while counting fails the row.
+    """
     row: dict[str, Any] = {
         "backend": backend.name, "device": backend.device if impl.name != PEERS["scipy"] else "cpu",
         "impl": impl.name, "kind": impl.kind, **impl.describe(),
@@ -747,7 +751,10 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         row.update(repeats=len(samples), time_median_s=statistics.median(samples), time_min_s=min(samples),
                    time_max_s=max(samples), cpu_stall=None if math.isinf(stall_share) else stall_share,
                    disturbed=bool(stall_share > settings.busy and not math.isinf(stall_share)))
-        counted = impl.count(op, *host, on=(backend, device[0]))
+        if counted is None:
+            counted = impl.count(op, *host, on=(backend, device[0]))
+        if isinstance(counted, Exception):
+            raise counted
         if counted is not None:
             row.update(products=counted.products, solves=counted.per_matrix("solve"),
                        eighs=counted.per_matrix("eigh"), matmul_calls=counted.matmul_calls,
@@ -758,6 +765,34 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
 
 
 GEMM_BURST = 20
+# Seconds to let BLAS worker threads stop spinning after the host work of a
+# case before a device is timed (OpenBLAS waits about 0.1 s before sleeping).
+_SETTLE = 0.5
+
+
+def _prepare_case(todo: Sequence[tuple[Impl, str]], backend: Backend, host: tuple[np.ndarray, np.ndarray],
+                  device: tuple[Any, Any], reference: Reference) -> dict[tuple[str, str], Any]:
+    """On an accelerator, do a case's host work first: references and product counts.
+
+    NumPy's threaded BLAS keeps its threads spinning for a while after each
+    call, taking CPU time from the thread that launches GPU work; done between
+    timed rows it inflated the GPU times of small cases up to twofold (H100,
+    2026-11-24).  On NumPy the work is done row by row as before.
+    """
+    if backend.name == "numpy":
+        return {}
+    counts: dict[tuple[str, str], Any] = {}
+    for impl, op in todo:
+        inverse = op.startswith("inv")
+        reference.root(inverse)
+        if op.endswith("fwdbwd"):
+            reference.gradient(inverse)
+        try:
+            counts[impl.name, op] = impl.count(op, *host, on=(backend, device[0]))
+        except Exception as exc:  # reported by the row
+            counts[impl.name, op] = exc
+    time.sleep(_SETTLE)
+    return counts
 
 
 def gemm_seconds(backend: Backend, a: Any, b: Any, settings: Settings) -> float:
@@ -839,14 +874,13 @@ def run_sweep(settings: Settings) -> list[dict[str, Any]]:
                         g = rng.standard_normal((batch, n, n)).astype(dtype)
                         reference = Reference(a.astype(np.float64), g.astype(np.float64))
                         device = backend.to_backend(a), backend.to_backend(g)
+                        todo = [(impl, op) for op in settings.ops for impl in impls if impl.supports(op, backend)]
+                        counts = _prepare_case(todo, backend, (a, g), device, reference)
                         case: list[dict[str, Any]] = []
-                        for op in settings.ops:
-                            for impl in impls:
-                                if not impl.supports(op, backend):
-                                    continue
-                                case.append(run_row(impl, op, backend, dtype, batch, n, kappa, (a, g), device,
-                                                    reference, settings))
-                                progress.step(f"{op} {dtype} {batch}x{n} k={kappa:g} {impl.name}")
+                        for impl, op in todo:
+                            case.append(run_row(impl, op, backend, dtype, batch, n, kappa, (a, g), device,
+                                                reference, settings, counts.get((impl.name, op))))
+                            progress.step(f"{op} {dtype} {batch}x{n} k={kappa:g} {impl.name}")
                         add_gemm_floor(case, gemm_seconds(backend, *device, settings))
                         rows.extend(case)
     finally:

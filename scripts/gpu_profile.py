@@ -14,6 +14,8 @@ operations on each library.
 from __future__ import annotations
 
 import collections
+import cProfile
+import pstats
 import statistics
 import sys
 import time
@@ -93,6 +95,21 @@ def main(outdir):
             call = bench.matsqrt_impl("paper-mpa").build("fwd", backend, a, g)
             profile_call(f"paper-mpa fwd {batch}x{n} {dtype}", call, outdir)
 
+    print("\n## host time of matmul fwdbwd 256x64 float32 by function (cProfile, 5 calls)")
+    a = cupy.asarray(bench.spd_batch(rng, 256, 64, 10.0).astype("float32"))
+    g = cupy.asarray(rng.standard_normal((256, 64, 64)).astype("float32"))
+    call = bench.matsqrt_impl("matmul").build("fwdbwd", backend, a, g)
+    call()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(5):
+        call()
+    cupy.cuda.Device().synchronize()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+
+    if "--cadence" not in sys.argv:
+        return
     print("\n## matmul fwdbwd wall ms with the convergence check every k steps (products per matrix)")
     for batch, n in ((256, 64), (64, 128), (16, 256), (4, 1024)):
         for dtype in ("float32", "float64"):
@@ -109,6 +126,8 @@ def main(outdir):
             gemm = bench.gemm_seconds(backend, a, g, bench.parse_args([])[0]) * 1e3
             print(f"{batch:4d}x{n:<5d} {dtype}  " + "  ".join(parts) + f"   one bare matmul {gemm:.4f} ms")
 
+
+def bare_operations(rng, backend):
     print("\n## per-call cost of bare operations, 256x64x64 float32 (us, 200 back-to-back calls)")
     a = cupy.asarray(rng.standard_normal((256, 64, 64)).astype("float32"))
     t = torch.from_dlpack(a)
@@ -139,3 +158,5 @@ def main(outdir):
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "profile-out")
+    if "--bare" in sys.argv:
+        bare_operations(np.random.default_rng(1), bench._cupy_backend(required=True))

@@ -35,7 +35,9 @@ def test_integers_are_computed_in_float64(backend):
     a = backend.asarray(np.array([[4, 0], [0, 9]], dtype=np.int64))
     y = matsqrt.sqrtm(a, "mpa", degree=12)
     assert y.dtype == backend.xp.float64
-    np.testing.assert_allclose(backend.to_numpy(y), np.diag([2.0, 3.0]), rtol=1e-13)
+    # Degree 12 evaluates the Pade pair in the monomial basis, which amplifies rounding:
+    # 1.4e-13 on CuPy (cuBLAS, H100), less on NumPy.
+    np.testing.assert_allclose(backend.to_numpy(y), np.diag([2.0, 3.0]), rtol=3e-13)
 
 
 def test_float16_is_computed_in_float32_and_returned_as_float16():

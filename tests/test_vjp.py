@@ -128,7 +128,7 @@ def test_gradient_at_identity_is_half_the_direction(backend, n):
     # Degree 10: the Padé error at z = 1 - 1/sqrt(n) is ~1e-15 for n <= 6, so Y = I to
     # rounding (higher degrees lose digits to the monomial evaluation).
     _, vjp = matsqrt.sqrtm_vjp(backend.asarray(np.eye(n)), "mpa", degree=10)
-    atol = 200 * EPS64 * np.abs(e).max()
+    atol = 400 * EPS64 * np.abs(e).max()  # 235 eps seen on CuPy (cuBLAS, H100)
     np.testing.assert_allclose(backend.to_numpy(vjp(backend.asarray(e))), e / 2, rtol=0, atol=atol)
     _, vjp = matsqrt.inv_sqrtm_vjp(backend.asarray(np.eye(n)), "mpa", degree=10)
     np.testing.assert_allclose(backend.to_numpy(vjp(backend.asarray(e))), -e / 2, rtol=0, atol=atol)
