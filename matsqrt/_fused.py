@@ -63,20 +63,22 @@ def _kernels() -> dict[str, Any]:
 
 
 @functools.cache
-def _cublas() -> tuple[Any, Any, dict[str, Any]]:
+def _cublas() -> tuple[Any, Any, dict[Any, Any]]:
     import cupy
     from cupy_backends.cuda.libs import cublas
 
-    return cupy, cublas, {"float32": cublas.sgemmStridedBatched, "float64": cublas.dgemmStridedBatched}
+    gemm = {np.dtype("float32"): cublas.sgemmStridedBatched, np.dtype("float64"): cublas.dgemmStridedBatched}
+    return cupy, cublas, gemm
 
 
 def _overlap(x: Any, y: Any) -> bool:
     return x.data.ptr < y.data.ptr + y.nbytes and y.data.ptr < x.data.ptr + x.nbytes
 
 
-def _gemm_ready(*arrays: Any) -> bool:
+def _gemm_ready(gemm: dict[Any, Any], *arrays: Any) -> bool:
+    # (numpy's dtype.name is a slow Python property: the dtypes are dict keys instead)
     first = arrays[0]
-    return (first.ndim >= 2 and first.shape[-1] == first.shape[-2] and first.dtype.name in ("float32", "float64")
+    return (first.ndim >= 2 and first.shape[-1] == first.shape[-2] and first.dtype in gemm
             and all(x.shape == first.shape and x.dtype == first.dtype and x.flags.c_contiguous for x in arrays))
 
 
@@ -89,16 +91,16 @@ def matmul(a: Any, b: Any, xp: Any, *, alpha: float = 1.0, acc: Any = None) -> A
     costs twice the host time per call, which at small sizes is the whole
     cost of a product.  Use the returned array, not ``acc``, afterwards.
     """
-    if is_cupy_namespace(xp) and _gemm_ready(a, b, *(() if acc is None else (acc,))):
+    if is_cupy_namespace(xp) and _gemm_ready(_cublas()[2], a, b, *(() if acc is None else (acc,))):
         cupy, cublas, gemm = _cublas()
-        out = cupy.empty_like(a) if acc is None else acc
+        out = cupy.ndarray(a.shape, a.dtype) if acc is None else acc
         n = a.shape[-1]
         batch = a.size // (n * n)
         if batch and n and not (_overlap(out, a) or _overlap(out, b)):
             scalars = np.array([alpha, 0.0 if acc is None else 1.0], dtype=a.dtype)
             step = scalars.itemsize
             # Row-major A @ B is column-major B^T A^T: pass B first.
-            gemm[a.dtype.name](cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N,
+            gemm[a.dtype](cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N,
                                n, n, n, scalars.ctypes.data, b.data.ptr, n, n * n, a.data.ptr, n, n * n,
                                scalars.ctypes.data + step, out.data.ptr, n, n * n, batch)
             return out

@@ -257,6 +257,7 @@ class Matmul:
             # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
             value = y = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
             root_s = xp.sqrt(safe * (1.0 + shift))
+            z = None  # the backward of the square root does not need it: free it now
         else:
             root_s = xp.sqrt(safe)
             y, z = y * root_s, z / root_s

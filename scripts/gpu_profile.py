@@ -81,7 +81,7 @@ def main(outdir):
     print(backend.device, "cupy", cupy.__version__, "torch", torch.__version__)
     peers = {"eigh-dk": bench.EighImpl(), "torch-mpa-lya": bench.TorchImpl()}
     rng = np.random.default_rng(0)
-    cases = [(256, 64, "float32"), (16, 256, "float32"), (16, 256, "float64"), (4, 1024, "float32")]
+    cases = [(256, 64, "float32"), (16, 256, "float32")]
     for batch, n, dtype in cases:
         a_host = bench.spd_batch(rng, batch, n, 10.0).astype(dtype)
         g_host = rng.standard_normal((batch, n, n)).astype(dtype)
@@ -94,6 +94,8 @@ def main(outdir):
                 profile_call(f"{name} fwdbwd {batch}x{n} {dtype}", impl.build("fwdbwd", backend, a, g), outdir)
             call = bench.matsqrt_impl("paper-mpa").build("fwd", backend, a, g)
             profile_call(f"paper-mpa fwd {batch}x{n} {dtype}", call, outdir)
+
+    interleaved(backend, peers, rng)
 
     print("\n## host time of matmul fwdbwd 256x64 float32 by function (cProfile, 5 calls)")
     a = cupy.asarray(bench.spd_batch(rng, 256, 64, 10.0).astype("float32"))
@@ -125,6 +127,50 @@ def main(outdir):
                 parts.append(f"k={every}: {ms:7.3f}")
             gemm = bench.gemm_seconds(backend, a, g, bench.parse_args([])[0]) * 1e3
             print(f"{batch:4d}x{n:<5d} {dtype}  " + "  ".join(parts) + f"   one bare matmul {gemm:.4f} ms")
+
+
+def interleaved(backend, peers, rng, repeats=41):
+    """A/B timings with the two calls alternating, so that drifts of the host or GPU hit both alike."""
+    print(f"\n## interleaved A/B medians ({repeats} pairs, device synchronised around each call)")
+    for batch, n, dtype, op, first, second in (
+        (256, 64, "float32", "fwdbwd", "paper-mpa", "torch-mpa-lya"),
+        (256, 64, "float32", "fwd", "paper-mpa", "torch-mpa-lya"),
+        (256, 64, "float64", "fwdbwd", "paper-mpa", "torch-mpa-lya"),
+        (256, 64, "float32", "fwdbwd", "matmul", "eigh-dk"),
+        (256, 64, "float32", "fwdbwd", "auto", "eigh-dk"),
+        (16, 256, "float32", "fwdbwd", "matmul", "gemm-floor"),
+        (16, 256, "float32", "fwdbwd", "paper-mpa", "gemm-floor"),
+        (16, 256, "float64", "fwdbwd", "matmul", "gemm-floor"),
+        (4, 1024, "float32", "fwdbwd", "matmul", "gemm-floor"),
+        (4, 1024, "float64", "fwdbwd", "matmul", "gemm-floor"),
+        (4, 1024, "float32", "fwdbwd", "paper-mpa", "gemm-floor"),
+    ):
+        a_host = bench.spd_batch(rng, batch, n, 10.0).astype(dtype)
+        g_host = rng.standard_normal((batch, n, n)).astype(dtype)
+        a, g = cupy.asarray(a_host), cupy.asarray(g_host)
+        impl = bench.matsqrt_impl(first)
+        call_a = impl.build(op, backend, a, g)
+        if second == "gemm-floor":
+            products = round(impl.count(op, a_host, g_host, on=(backend, a)).products)
+
+            def call_b(products=products, a=a, g=g):
+                for _ in range(products):
+                    a @ g
+        else:
+            call_b = peers[second].build(op, backend, a, g)
+        times = {first: [], second: []}
+        for fn in (call_a, call_b, call_a, call_b):
+            fn()
+        for _ in range(repeats):
+            for label, fn in ((first, call_a), (second, call_b)):
+                cupy.cuda.Device().synchronize()
+                t0 = time.perf_counter()
+                fn()
+                cupy.cuda.Device().synchronize()
+                times[label].append(time.perf_counter() - t0)
+        ta, tb = (1e3 * statistics.median(times[k]) for k in (first, second))
+        extra = f" ({products} bare a@b)" if second == "gemm-floor" else ""
+        print(f"   {op:7s} {dtype} {batch}x{n}: {first} {ta:.3f} ms, {second}{extra} {tb:.3f} ms, ratio {ta / tb:.2f}")
 
 
 def bare_operations(rng, backend):
