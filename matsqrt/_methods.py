@@ -273,12 +273,25 @@ class Matmul:
         return Root(value, info, backward)
 
 
+# Largest n for which auto runs eigh on CuPy (float64 only; see Auto.choose).
+_CUPY_EIGH_MAX_N = 64
+
+
+def _is_symmetric(a: Any, xp: Any) -> bool:
+    try:
+        check_symmetric(a, xp, "eigh")
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Auto:
     """Pick the fastest accurate method for the backend, dtype and input.
 
     On NumPy and other CPU libraries: :class:`Eigh` for symmetric input, else
-    :class:`Matmul`.  On CuPy and CUDA tensors: :class:`Matmul`.  See
+    :class:`Matmul`.  On CuPy and CUDA tensors: :class:`Matmul`, except
+    :class:`Eigh` for symmetric float64 input with ``n <= 64`` on CuPy.  See
     :func:`Auto.choose` for the measurements behind the choice.  Input with
     eigenvalues in the left half-plane raises :class:`ValueError` whichever
     method runs (matmul's diverging iteration is reported as such).
@@ -294,18 +307,25 @@ class Auto:
         80-85 ms against 125-150 ms at 16 x 256 x 256 float32; forward and
         backward, 67 ms against 216-224 ms and 95-100 ms against 405-460 ms
         (float64: 120 ms against 1.27 s at 16 x 256 x 256).  So eigh on CPUs.
-        On a GPU, batched eigh (cuSOLVER syevj) is iterative and slow while
-        matmul is nothing but GEMMs: chosen there by that argument, not yet
-        measured (issue 6).
+
+        Measured on an NVIDIA H100 with CuPy 14.2 (2026-11-24, medians,
+        condition number 10, forward and backward): CuPy's float32 eigh
+        (cuSOLVER syevj) is not accurate to working precision (relative error
+        1.4e-5 at n = 64, 2.7e-4 at n = 256, 1.1e-3 at n = 1024, against
+        matmul's 5e-7 to 2e-6), so float32 runs matmul.  In float64 eigh is
+        accurate (2e-14 to 3e-12) and at 256 x 64 x 64 faster (1.6 ms against
+        7.3 ms; its batched Jacobi kernel handles n <= 64), but slower from
+        n = 128 on (13.9 ms against 10.3 ms at 64 x 128 x 128, 160 ms against
+        27.5 ms at 4 x 1024 x 1024): eigh for n <= 64 in float64 only.
+        CUDA tensors (through matsqrt.torch) were not measured: matmul.
         """
-        on_gpu = is_cupy_namespace(xp) or (is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda")
-        if on_gpu:
+        if is_cupy_namespace(xp):
+            if a.dtype == xp.float64 and a.shape[-1] <= _CUPY_EIGH_MAX_N and _is_symmetric(a, xp):
+                return Eigh()
             return Matmul()
-        try:
-            check_symmetric(a, xp, "eigh")
-        except ValueError:
+        if is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda":
             return Matmul()
-        return Eigh()
+        return Eigh() if _is_symmetric(a, xp) else Matmul()
 
     def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
         method = self.choose(a, xp)

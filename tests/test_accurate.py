@@ -156,6 +156,17 @@ def test_auto_picks_eigh_for_symmetric_and_matmul_otherwise_on_numpy():
     assert isinstance(matsqrt.Auto.choose(np.array([[2.0, 1.0], [0.0, 1.0]]), xp), matsqrt.Matmul)
 
 
+def test_auto_on_cupy_picks_eigh_only_for_small_symmetric_float64(backend):
+    if backend.name != "cupy":
+        pytest.skip("the CuPy rule (measured on an H100, see Auto.choose)")
+    sym = np.eye(64) + 0.01 * np.ones((64, 64))
+    choose = matsqrt.Auto.choose
+    assert isinstance(choose(backend.asarray(sym), backend.xp), matsqrt.Eigh)
+    assert isinstance(choose(backend.asarray(sym.astype(np.float32)), backend.xp), matsqrt.Matmul)
+    assert isinstance(choose(backend.asarray(np.eye(65)), backend.xp), matsqrt.Matmul)
+    assert isinstance(choose(backend.asarray(np.triu(sym)), backend.xp), matsqrt.Matmul)
+
+
 def test_auto_is_the_default_everywhere():
     a = np.array([[2.0, 0.3], [0.3, 1.0]])
     np.testing.assert_array_equal(matsqrt.sqrtm(a), matsqrt.sqrtm(a, "eigh"))
