@@ -8,9 +8,10 @@ from typing import Any
 
 from array_api_compat import device as array_device
 
+from ._chunks import chunked_forward
 from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
-from ._methods import Method, Root, configure
+from ._methods import Auto, Method, Root, configure
 from ._scaling import frobenius_norm
 from ._validate import Prepared, namespace_of, prepare
 
@@ -42,7 +43,11 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
         # One host synchronisation; a zero matrix has no inverse square root.
         if not bool(xp.all(frobenius_norm(prepared.array, xp) > 0)):
             raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
-    return xp, prepared, config.forward(prepared.array, power, xp)
+    if isinstance(config, Auto):
+        # Chosen once for the whole batch, so that every chunk runs the same method.
+        chosen = config.choose(prepared.array, xp)
+        return xp, prepared, chunked_forward(lambda x: Auto.run(chosen, x, power, xp), prepared.array, xp)
+    return xp, prepared, chunked_forward(lambda x: config.forward(x, power, xp), prepared.array, xp)
 
 
 def _function(a, power, method, settings, return_info, check_finite, xp):

