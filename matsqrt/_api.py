@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from fractions import Fraction
 from typing import Any
 
@@ -11,7 +12,7 @@ from array_api_compat import device as array_device
 from ._chunks import chunked_forward
 from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
-from ._methods import Auto, Method, Root, configure
+from ._methods import Auto, Eigh, Method, Root, configure
 from ._scaling import frobenius_norm
 from ._validate import Prepared, namespace_of, prepare
 
@@ -46,8 +47,12 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
     if isinstance(config, Auto):
         # Chosen once for the whole batch, so that every chunk runs the same method.
         chosen = config.choose(prepared.array, xp)
-        return xp, prepared, chunked_forward(lambda x: Auto.run(chosen, x, power, xp), prepared.array, xp)
-    return xp, prepared, chunked_forward(lambda x: config.forward(x, power, xp), prepared.array, xp)
+        forward = functools.partial(Auto.run, chosen)
+    else:
+        chosen, forward = config, config.forward
+    # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
+    root = chunked_forward(lambda x: forward(x, power, xp), prepared.array, xp, enabled=not isinstance(chosen, Eigh))
+    return xp, prepared, root
 
 
 def _function(a, power, method, settings, return_info, check_finite, xp):

@@ -8,12 +8,16 @@ cache, and the chunks run in parallel threads: NumPy releases the GIL in its
 products and elementwise loops.  Measured on this project's 2-core AMD EPYC
 (NumPy 2.4, OpenBLAS, float32, paper-mpa forward and backward at
 256 x 64 x 64): 125 ms whole, 80 ms in 8 chunks one after another, 44 ms in
-8 chunks on 2 threads (the PyTorch MPA-Lya: 73 ms with 2 threads).
+8 chunks on 2 threads (the PyTorch MPA-Lya: 73 ms with 2 threads); matmul
+178 ms whole, 77 ms chunked.  Not chunked, because measured slower there:
+``n = 128`` (paper-mpa 166 ms whole, 248 ms chunked: OpenBLAS threads
+those products itself, and two pools oversubscribe two cores) and the
+eigendecomposition (69 ms whole, 137 ms chunked at 256 x 64 x 64).
 
 Each chunk runs the same method as the whole batch would, so per matrix the
 arithmetic is the same; iterations that stop on a tolerance stop per chunk.
 Only NumPy arrays are chunked (other libraries have their own parallelism),
-only for ``n <= MAX_N`` (larger products are threaded by BLAS itself), and
+only for ``n <= MAX_N``, only for the methods built on products, and
 only from the main thread (inside a Dask or user thread pool the batch is
 already split).  ``MATSQRT_NUM_THREADS`` sets the number of threads (default:
 the CPUs this process may run on); ``1`` keeps the chunks but runs them in
@@ -36,7 +40,7 @@ from ._errors import ConvergenceInfo
 __all__ = ["chunked_forward", "CHUNK_BYTES", "MAX_N"]
 
 CHUNK_BYTES = 512 * 1024
-MAX_N = 128
+MAX_N = 64
 
 
 def threads() -> int:
@@ -83,11 +87,11 @@ def merge_info(infos: list[ConvergenceInfo]) -> ConvergenceInfo:
     return ConvergenceInfo(max(i.iterations for i in infos), worst, all(i.converged for i in infos), infos[0].tol)
 
 
-def chunked_forward(forward: Any, a: Any, xp: Any) -> Any:
+def chunked_forward(forward: Any, a: Any, xp: Any, *, enabled: bool = True) -> Any:
     """``forward(a)`` (a :class:`matsqrt._methods.Root`), in chunks where that pays off."""
     from ._methods import Root
 
-    slices = chunk_slices(a, xp)
+    slices = chunk_slices(a, xp) if enabled else None
     if slices is None:
         return forward(a)
     shape = a.shape

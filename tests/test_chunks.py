@@ -111,3 +111,16 @@ def test_thread_count_setting(small_chunks, monkeypatch):
     monkeypatch.setenv("MATSQRT_NUM_THREADS", "two")
     with pytest.raises(ValueError, match="MATSQRT_NUM_THREADS"):
         _chunks.threads()
+
+
+def test_the_eigendecomposition_runs_whole(small_chunks, monkeypatch):
+    # measured slower in chunks (see matsqrt._chunks)
+    asked = []
+    real = _chunks.chunk_slices
+    monkeypatch.setattr(_chunks, "chunk_slices", lambda a, xp: asked.append(1) or real(a, xp))
+    a = _spd_stack(22, 6)
+    matsqrt.sqrtm(a, "eigh")
+    matsqrt.sqrtm(a)  # auto: eigh on NumPy for symmetric input
+    assert asked == []
+    matsqrt.sqrtm(a, "mpa")
+    assert asked == [1]
