@@ -96,13 +96,23 @@ def matmul(a: Any, b: Any, xp: Any, *, alpha: float = 1.0, acc: Any = None) -> A
         out = cupy.ndarray(a.shape, a.dtype) if acc is None else acc
         n = a.shape[-1]
         batch = a.size // (n * n)
-        if batch and n and not (_overlap(out, a) or _overlap(out, b)):
+        on_current = a.data.device_id == b.data.device_id == out.data.device_id == cupy.cuda.runtime.getDevice()
+        if batch and n and on_current and not (_overlap(out, a) or _overlap(out, b)):
             scalars = np.array([alpha, 0.0 if acc is None else 1.0], dtype=a.dtype)
             step = scalars.itemsize
-            # Row-major A @ B is column-major B^T A^T: pass B first.
-            gemm[a.dtype](cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N,
-                               n, n, n, scalars.ctypes.data, b.data.ptr, n, n * n, a.data.ptr, n, n * n,
-                               scalars.ctypes.data + step, out.data.ptr, n, n * n, batch)
+            handle = cupy.cuda.device.get_cublas_handle()
+            # alpha and beta are host scalars; the handle is CuPy's, so leave its mode as found.
+            mode = cublas.getPointerMode(handle)
+            if mode != cublas.CUBLAS_POINTER_MODE_HOST:
+                cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
+            try:
+                # Row-major A @ B is column-major B^T A^T: pass B first.
+                gemm[a.dtype](handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, n, n, scalars.ctypes.data,
+                              b.data.ptr, n, n * n, a.data.ptr, n, n * n, scalars.ctypes.data + step,
+                              out.data.ptr, n, n * n, batch)
+            finally:
+                if mode != cublas.CUBLAS_POINTER_MODE_HOST:
+                    cublas.setPointerMode(handle, mode)
             return out
     product = a @ b
     if alpha != 1.0:

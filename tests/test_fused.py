@@ -103,3 +103,20 @@ def test_matmul_of_empty_and_single_matrices(backend):
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
     b = np.array([[0.5, -1.0], [2.0, 0.0]])
     np.testing.assert_allclose(backend.to_numpy(_fused.matmul(backend.asarray(a), backend.asarray(b), xp)), a @ b)
+
+
+def test_matmul_leaves_cublas_device_pointer_mode_alone(backend):
+    if backend.name != "cupy":
+        pytest.skip("CuPy's cuBLAS handle")
+    import cupy
+    from cupy_backends.cuda.libs import cublas
+
+    handle = cupy.cuda.device.get_cublas_handle()
+    x, y = _stack(np.float64), _stack(np.float64)
+    cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
+    try:
+        got = _fused.matmul(backend.asarray(x), backend.asarray(y), backend.xp, alpha=0.5)
+        assert cublas.getPointerMode(handle) == cublas.CUBLAS_POINTER_MODE_DEVICE
+    finally:
+        cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
+    _close(backend.to_numpy(got), 0.5 * (x @ y), np.float64, ulps=32)
