@@ -59,6 +59,12 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matsqrt")
 
 
+# A forked child inherits the pool object but not its threads: it would wait
+# forever on work nobody takes.  The child starts its own pool instead.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def chunk_slices(a: Any, xp: Any) -> list[slice] | None:
     """Slices of the flattened batch, or ``None`` where ``a`` runs whole."""
     if not is_numpy_namespace(xp) or a.ndim < 3 or threading.current_thread() is not threading.main_thread():

@@ -124,3 +124,33 @@ def test_the_eigendecomposition_runs_whole(small_chunks, monkeypatch):
     assert asked == []
     matsqrt.sqrtm(a, "mpa")
     assert asked == [1]
+
+
+def _chunked_root_in_child(queue):
+    _chunks.CHUNK_BYTES = 4 * 6 * 6 * 8
+    queue.put(float(matsqrt.sqrtm(_spd_stack(22, 6), "mpa").sum()))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool(small_chunks):
+    import multiprocessing
+
+    expected = float(matsqrt.sqrtm(_spd_stack(22, 6), "mpa").sum())  # the parent's pool now has threads
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_chunked_root_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=20)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the child hung on the parent's thread pool"
+    assert queue.get(timeout=5) == pytest.approx(expected, rel=1e-14)
+
+
+def test_read_only_input_in_chunks(small_chunks):
+    a = _spd_stack(22, 6)
+    a.flags.writeable = False
+    y, vjp = matsqrt.sqrtm_vjp(a, "matmul")
+    grad = vjp(np.ones_like(a))
+    assert rel_fro(y @ y, a) < 1e-13 and grad.shape == a.shape
