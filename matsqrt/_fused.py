@@ -22,7 +22,7 @@ import numpy as np
 from array_api_compat import device as array_device
 from array_api_compat import is_cupy_namespace
 
-__all__ = ["matmul", "identity_minus", "sign_update", "sign_c_block", "squared_deviation", "pade_start",
+__all__ = ["matmul", "identity_minus", "sign_c_block", "squared_deviation", "pade_start",
            "pade_accumulate", "frobenius_norm"]
 
 # Whether index i of a C-ordered stack of n x n matrices is on a diagonal.
@@ -38,9 +38,6 @@ def _kernels() -> dict[str, Any]:
         "identity_minus": ew(
             "T x, float64 s1, float64 s2, int64 n", "T y",
             _DIAGONAL + "y = (T)((diag ? s1 : 0.0) - s2 * (double)x);", "matsqrt_identity_minus"),
-        "sign_update": ew(
-            "T cq, T bbc, T bcb, float64 k", "T c",
-            "c = (T)((double)cq - k * ((double)bbc - (double)bcb));", "matsqrt_sign_update"),
         "squared_deviation": ew(
             "T x, int64 n", "T d2",
             _DIAGONAL + "const double d = (double)x - (diag ? 1.0 : 0.0); d2 = (T)(d * d);",
@@ -96,7 +93,7 @@ def matmul(a: Any, b: Any, xp: Any, *, alpha: float = 1.0, acc: Any = None) -> A
     cost of a product.  Use the returned array, not ``acc``, afterwards.
     """
     if is_cupy_namespace(xp) and _gemm_ready(_cublas()[2], a, b, *(() if acc is None else (acc,))):
-        cupy, cublas, gemm = _cublas()
+        cupy, cublas, gemm = _cublas()  # cached
         out = cupy.ndarray(a.shape, a.dtype) if acc is None else acc
         n = a.shape[-1]
         batch = a.size // (n * n)
@@ -135,18 +132,11 @@ def identity_minus(x: Any, s1: float, s2: float, xp: Any, eye: Any = None) -> An
     return s1 * _eye(x, xp, eye) - s2 * x
 
 
-def sign_update(cq: Any, bbc: Any, bcb: Any, k: float, xp: Any) -> Any:
-    """``CQ - k (B(BC) - (BC)B)``, the C block of a sign step."""
-    if is_cupy_namespace(xp):
-        return _kernels()["sign_update"](cq, bbc, bcb, k)
-    return cq - k * (bbc - bcb)
-
-
 def sign_c_block(c: Any, q: Any, b: Any, bc: Any, k: float, xp: Any) -> Any:
     """``C Q - k (B (BC) - (BC) B)``: on CuPy three products accumulated in place, no elementwise pass."""
     if is_cupy_namespace(xp):
         return matmul(bc, b, xp, alpha=k, acc=matmul(b, bc, xp, alpha=-k, acc=matmul(c, q, xp)))
-    return sign_update(c @ q, b @ bc, bc @ b, k, xp)
+    return c @ q - k * (b @ bc - bc @ b)
 
 
 def squared_deviation(x: Any, xp: Any, eye: Any = None) -> Any:

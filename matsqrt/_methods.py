@@ -145,6 +145,11 @@ class Eigh:
 
     def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
         check_symmetric(a, xp, "method 'eigh'")
+        return self.forward_symmetric(a, power, xp)
+
+    @staticmethod
+    def forward_symmetric(a: Any, power: Fraction, xp: Any) -> Root:
+        """:meth:`forward` for input already known to be symmetric (no second check, no host sync)."""
         value, roots, u = eigh_root(a, power, xp)
 
         def backward(g, maxiter, tol):
@@ -332,8 +337,14 @@ class Auto:
 
     @staticmethod
     def run(method: Eigh | Matmul, a: Any, power: Fraction, xp: Any) -> Root:
-        """``method.forward``, a diverging matmul reported as :class:`ValueError`."""
+        """``method.forward`` for the ``method`` :meth:`choose` returned.
+
+        Eigh was chosen because ``a`` is symmetric, so it is not checked again;
+        a diverging matmul is reported as :class:`ValueError`.
+        """
         try:
+            if isinstance(method, Eigh):
+                return method.forward_symmetric(a, power, xp)
             return method.forward(a, power, xp)
         except ConvergenceError as exc:
             # Where auto runs matmul, a diverging iteration means what eigh reports

@@ -8,29 +8,13 @@ times both.  A probe for a design decision, not part of the library.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import cupy
 import numpy as np
 from array_api_compat import array_namespace
+from gpu_profile import wall_ms as median_ms  # run from scripts/: python scripts/gpu_graph_probe.py
 
 from matsqrt import bench
 from matsqrt.lyapunov import sign_step
-
-
-def median_ms(fn, repeats=30):
-    for _ in range(3):
-        fn()
-    cupy.cuda.Device().synchronize()
-    samples = []
-    for _ in range(repeats):
-        cupy.cuda.Device().synchronize()
-        t0 = time.perf_counter()
-        fn()
-        cupy.cuda.Device().synchronize()
-        samples.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(samples)
 
 
 def probe(batch, n, dtype, mode):

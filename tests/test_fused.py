@@ -35,7 +35,6 @@ def test_elementwise_passes(backend, dtype):
     # a transposed view is read by its logical index
     got = _fused.identity_minus(xp.matrix_transpose(X), 2.0, 1.0, xp)
     _close(backend.to_numpy(got), 2.0 * eye - np.swapaxes(x64, -1, -2), dtype)
-    _close(backend.to_numpy(_fused.sign_update(X, Y, Z, 0.5, xp)), x64 - 0.5 * (y64 - z64), dtype)
     w = _stack(dtype)
     got = _fused.sign_c_block(X, Y, Z, backend.asarray(w), 0.5, xp)
     w64 = w.astype(np.float64)
