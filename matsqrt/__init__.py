@@ -9,7 +9,7 @@ NumPy, CuPy and any array-API library, on batches ``(..., n, n)``.
 from ._api import RootVJP, inv_sqrtm, inv_sqrtm_vjp, sqrtm, sqrtm_vjp
 from ._coefficients import pade_coefficients, taylor_coefficients
 from ._errors import ConvergenceError, ConvergenceInfo
-from ._methods import METHODS, MPA, MTP, NS, Auto, Eigh, Matmul
+from ._methods import DB, METHODS, MPA, MTP, NS, Auto, Eigh, Matmul, Schur
 from .lyapunov import solve_lyapunov
 
 __version__ = "0.1.0"
@@ -25,6 +25,8 @@ __all__ = [
     "NS",
     "Eigh",
     "Matmul",
+    "DB",
+    "Schur",
     "Auto",
     "METHODS",
     "MPA",

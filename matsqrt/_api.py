@@ -14,7 +14,9 @@ from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
 from ._methods import Auto, Eigh, Method, Root, configure
 from ._scaling import frobenius_norm
-from ._validate import Prepared, namespace_of, prepare
+from ._validate import Prepared, batch_indices, namespace_of, prepare
+from .eigh import symmetric_part
+from .lyapunov import check_settings
 
 __all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "RootVJP"]
 
@@ -37,21 +39,26 @@ def _residual(a: Any, value: Any, power: Fraction, xp: Any) -> float:
 def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, Root | None]:
     config = configure(method, **settings)
     xp, (a,) = namespace_of(a, xp=xp)
-    prepared = prepare(a, xp, check_finite=check_finite)
+    # The input class is decided here, once (one host synchronisation, shared
+    # with the finiteness check); eigh and auto need it even without checks.
+    classify = check_finite or isinstance(config, Auto | Eigh)
+    prepared = prepare(a, xp, check_finite=check_finite, classify=classify)
     if prepared.empty:
         return xp, prepared, None
     if power < 0 and check_finite:
         # One host synchronisation; a zero matrix has no inverse square root.
-        if not bool(xp.all(frobenius_norm(prepared.array, xp) > 0)):
-            raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
+        zero = ~(frobenius_norm(prepared.array, xp)[..., 0, 0] > 0)
+        if bool(xp.any(zero)):
+            where = batch_indices(zero, tuple(prepared.array.shape[:-2]))
+            raise ValueError(f"inv_sqrtm: A contains a zero matrix{where}, which has no inverse square root")
+    symmetric = prepared.symmetric
+    array = symmetric_part(prepared.array, xp) if symmetric else prepared.array
     if isinstance(config, Auto):
         # Chosen once for the whole batch, so that every chunk runs the same method.
-        chosen = config.choose(prepared.array, xp)
-        forward = functools.partial(Auto.run, chosen)
-    else:
-        chosen, forward = config, config.forward
+        config = config.choose(array, xp, symmetric)
+    forward = functools.partial(config.forward, power=power, xp=xp, symmetric=symmetric, check=check_finite)
     # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
-    root = chunked_forward(lambda x: forward(x, power, xp), prepared.array, xp, enabled=not isinstance(chosen, Eigh))
+    root = chunked_forward(lambda x: forward(x), array, xp, enabled=not isinstance(config, Eigh))
     return xp, prepared, root
 
 
@@ -73,13 +80,17 @@ _COMMON_DOC = """
         NumPy, CuPy or other array-API arrays are returned as arrays of the
         same library and device; anything else is converted with NumPy.
     method : str or method config, default "auto"
-        ``"auto"``: the fastest accurate method for the backend and input
-        (eigh on NumPy for symmetric input, matmul otherwise and on GPUs).
+        ``"auto"``: the fastest accurate method for the backend and the input
+        class (symmetric input: eigh on CPUs, matmul on GPUs; non-symmetric
+        input: schur on NumPy, db elsewhere; see :class:`Auto`).
         ``"eigh"``: eigendecomposition (symmetric input).  ``"matmul"``:
         accelerated Newton-Schulz, matrix products only, accurate to working
-        precision.  ``"ns"``: coupled Newton-Schulz (iSQRT-COV).  ``"mpa"``
-        and ``"mtp"``: the paper's Padé and Taylor series.  Configs
-        (:class:`MPA`, :class:`Matmul`, ...) give every setting.
+        precision.  ``"db"``: Denman-Beavers with inverses, any matrix with
+        a principal root.  ``"schur"``: SciPy's Schur method (NumPy).
+        ``"ns"``: coupled Newton-Schulz (iSQRT-COV).  ``"mpa"`` and
+        ``"mtp"``: the paper's Padé and Taylor series (symmetric positive
+        semi-definite input only).  Configs (:class:`MPA`, :class:`Matmul`,
+        ...) give every setting.
     degree : int, optional
         Degree of ``"mpa"`` (default 5) or ``"mtp"`` (default 10).
     scale : {"fro", "spectral"}, optional
@@ -96,10 +107,22 @@ _COMMON_DOC = """
         inverse root), computed for the purpose.
     check_finite : bool, default True
         Raise :class:`ValueError` if ``A`` holds NaN or infinity (and, for
-        the inverse root, a zero matrix).  These checks cost a host
-        synchronisation per call on a GPU; ``False`` skips them.
+        the inverse root, a zero matrix); the same synchronisation classifies
+        the input (symmetric or not) and lets the series check their domain
+        and matmul/ns verify a non-symmetric result.  These checks cost a
+        host synchronisation per call on a GPU; ``False`` skips them (a
+        non-symmetric result matmul/ns cannot verify is then NaN).
     xp : array namespace, optional
         Inferred from ``A`` when not given.
+"""
+
+_ACCURACY_DOC = """
+    The result is the principal root (every eigenvalue in the open right
+    half-plane) within the documented bound: for symmetric positive
+    semi-definite ``A`` with condition number ``kappa`` the accurate methods
+    are within ``4 sqrt(n) eps min(sqrt(kappa), sqrt(n / eps))`` (relative
+    Frobenius norm) for the root and ``4 sqrt(n) eps kappa`` for the inverse
+    root and the gradients, or they raise (see README, "The contract").
 """
 
 _RAISES_DOC = """
@@ -107,13 +130,17 @@ _RAISES_DOC = """
     ------
     ValueError
         ``A`` not at least 2-D, not square or not finite; a setting the method
-        does not have; for ``"eigh"``, non-symmetric input or negative
-        eigenvalues.
+        does not have; a matrix without a real principal root (a negative
+        eigenvalue, or a singular matrix for the inverse root); input outside
+        a method's domain (non-symmetric input to ``"eigh"``, ``"mpa"``,
+        ``"mtp"``, or to ``"matmul"``/``"ns"`` when their result cannot be
+        verified to be the principal root).  Messages name the batch indices
+        at fault.
     TypeError
-        Complex or boolean ``A``.
+        Complex, boolean or wider-than-float64 ``A``.
     ConvergenceError
-        An iterative method did not reach its tolerance (for instance
-        eigenvalues with non-positive real part).
+        An iterative method did not reach its tolerance within ``maxiter``.
+
 """
 
 
@@ -142,6 +169,7 @@ def sqrtm(
     {raises}
     Notes
     -----
+    {accuracy}
     ``"mpa"`` and ``"mtp"`` scale each matrix by ``s = ||A||_F`` (the
     paper's; ``MPA(scale="spectral")`` uses a tighter bound) and evaluate the
     series of ``(1 - z)^(1/2)`` at ``X = I - A / s``: ``A^(1/2) ~ sqrt(s) r(X)``.
@@ -194,6 +222,7 @@ def inv_sqrtm(
     {raises}
     Notes
     -----
+    {accuracy}
     Singular input raises: :class:`ValueError` for a zero matrix or with
     ``"eigh"``, :class:`ConvergenceError` with ``"matmul"`` and ``"ns"``.
     ``"mtp"`` uses the series of ``(1 - z)^(-1/2)``; ``"mpa"`` solves the
@@ -214,7 +243,8 @@ def inv_sqrtm(
 
 
 for _f in (sqrtm, inv_sqrtm):
-    _f.__doc__ = _f.__doc__.replace("{common}", _COMMON_DOC).replace("{raises}", _RAISES_DOC)
+    _f.__doc__ = (_f.__doc__.replace("{common}", _COMMON_DOC).replace("{raises}", _RAISES_DOC)
+                  .replace("{accuracy}", _ACCURACY_DOC.strip() + "\n"))
 
 
 class RootVJP:
@@ -251,9 +281,8 @@ class RootVJP:
 
 
 def _vjp(A, power, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp):
-    if (lyapunov_maxiter is not None and lyapunov_maxiter < 0) or (lyapunov_tol is not None and lyapunov_tol < 0):
-        raise ValueError("lyapunov_maxiter and lyapunov_tol must be non-negative")
     xp, prepared, root = _root(A, power, method, settings, check_finite, xp)
+    check_settings(xp, prepared.array.dtype, lyapunov_maxiter, lyapunov_tol)
     value = prepared.zeros(xp) if root is None else prepared.result(xp, root.value)
     return value, RootVJP(xp, prepared, root, lyapunov_maxiter, lyapunov_tol)
 
@@ -281,7 +310,7 @@ def sqrtm_vjp(
     lyapunov_maxiter : int, optional
         Maximum number of matrix-sign iterations in the backward (default 100).
     lyapunov_tol : float, optional
-        Tolerance on the RMS entry of ``B_k - I`` (default
+        Tolerance on ``||B_k - I||_F`` (default
         ``eps`` of the dtype, with one step more once below ``sqrt(eps / 2)``).  ``method="mpa", lyapunov_maxiter=8,
         lyapunov_tol=0`` reproduces the paper's backward exactly: eight
         iterations, no convergence check.  Ignored by ``"eigh"``, whose

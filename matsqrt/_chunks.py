@@ -26,6 +26,7 @@ the calling thread.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import os
@@ -36,6 +37,7 @@ from typing import Any
 from array_api_compat import is_numpy_namespace
 
 from ._errors import ConvergenceInfo
+from ._validate import CHUNK
 
 __all__ = ["chunked_forward", "CHUNK_BYTES", "MAX_N"]
 
@@ -79,6 +81,12 @@ def chunk_slices(a: Any, xp: Any) -> list[slice] | None:
     return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def in_chunk(chunk: slice, batch: tuple[int, ...], fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` with :data:`matsqrt._validate.CHUNK` set, so that errors name whole-batch indices."""
+    context = contextvars.copy_context()
+    return context.run(lambda: (CHUNK.set((chunk.start, batch)), fn(*args))[1])
+
+
 def _map(fn: Any, items: list[Any]) -> list[Any]:
     workers = min(threads(), len(items))
     if workers <= 1:
@@ -102,12 +110,14 @@ def chunked_forward(forward: Any, a: Any, xp: Any, *, enabled: bool = True) -> A
         return forward(a)
     shape = a.shape
     flat = xp.reshape(a, (-1, *shape[-2:]))
-    roots = _map(lambda s: forward(flat[s, ...]), slices)
+    batch = tuple(shape[:-2])
+    roots = _map(lambda s: in_chunk(s, batch, forward, flat[s, ...]), slices)
 
     def backward(g, maxiter, tol):
         g_flat = xp.reshape(g, (-1, *shape[-2:]))
         pairs = list(zip(roots, slices, strict=True))
-        parts = _map(lambda pair: pair[0].backward(g_flat[pair[1], ...], maxiter, tol), pairs)
+        parts = _map(lambda pair: in_chunk(pair[1], batch, pair[0].backward, g_flat[pair[1], ...], maxiter, tol),
+                     pairs)
         grad = xp.reshape(xp.concat([p[0] for p in parts], axis=0), shape)
         return grad, merge_info([p[1] for p in parts])
 

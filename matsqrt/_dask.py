@@ -117,6 +117,11 @@ def _meta(a: Any, dtype: Any) -> Any:
 
 
 def _lazy_forward(func: Callable[..., Any], a: Any, args: tuple, kwargs: dict) -> Any:
+    if kwargs.get("return_info"):
+        raise NotImplementedError(
+            "return_info is not available for dask arrays: the result is lazy, and each block raises "
+            "ConvergenceError (or ValueError) when its iteration fails, at compute time"
+        )
     kwargs = _block_kwargs(kwargs)
     a = _whole_matrices(a)
     dtype = func(_probe(a), *args, **kwargs).dtype

@@ -3,6 +3,11 @@
 Every config computes ``A^(+-1/2)`` of a validated batch in its working dtype
 and returns a :class:`Root`: the value, its :class:`ConvergenceInfo` and a
 ``backward(G, maxiter, tol)`` closure for the vector-Jacobian product.
+``forward(a, power, xp, symmetric, check)`` receives the input class decided
+once at the boundary (:mod:`matsqrt._classify`: ``symmetric`` is ``True``,
+``False``, or ``None`` when it was not classified) and whether checks that
+cost a host synchronisation are wanted (``check``, the public
+``check_finite``).  Symmetric batches arrive as their exact symmetric part.
 """
 
 from __future__ import annotations
@@ -14,18 +19,21 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from array_api_compat import device as array_device
-from array_api_compat import is_cupy_namespace, is_torch_namespace
+from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace, is_torch_namespace
 
-from ._errors import ConvergenceError, ConvergenceInfo
+from ._classify import symmetric_flags
+from ._errors import ConvergenceInfo
 from ._scaling import frobenius_norm, spectral_bound
-from .eigh import check_symmetric, daleckii_krein, eigh_root
-from .lyapunov import DEFAULT_MAXITER, default_tol, raise_if_not_converged, sign_iteration
-from .newton_schulz import DIVERGED, coupled_newton_schulz
+from ._validate import batch_indices
+from .denman_beavers import denman_beavers
+from .eigh import daleckii_krein, eigh_root, symmetric_part
+from .lyapunov import check_settings, diverged, newton_sign_iteration, raise_if_not_converged, sign_iteration
+from .newton_schulz import coupled_newton_schulz, shifted_roots
 from .pade import mpa_root
 from .taylor import mtp_root
 
-__all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "Auto", "METHODS", "Method", "Root", "configure"]
+__all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "DB", "Schur", "Auto", "METHODS", "Method", "Root", "configure",
+           "positive_definite"]
 
 _SCALES = ("fro", "spectral")
 Backward = Callable[[Any, "int | None", "float | None"], "tuple[Any, ConvergenceInfo]"]
@@ -47,24 +55,64 @@ def _scale(a: Any, kind: str, xp: Any) -> Any:
     return frobenius_norm(a, xp) if kind == "fro" else spectral_bound(a, xp)
 
 
-def _lyapunov_settings(xp: Any, a: Any, maxiter: int | None, tol: float | None) -> tuple[int, float]:
-    maxiter = DEFAULT_MAXITER if maxiter is None else int(maxiter)
-    tol = default_tol(xp, a.dtype) if tol is None else float(tol)
-    return maxiter, tol
-
-
-def _solve(xp, a, b0, c0, maxiter, tol, lower=None):
-    maxiter, tol = _lyapunov_settings(xp, a, maxiter, tol)
-    grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
+def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
+    """The Lyapunov solve of a backward: product-only for symmetric input, Newton's for general input."""
+    maxiter, tol = check_settings(xp, a.dtype, maxiter, tol)
+    if general:
+        grad, info = newton_sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol)
+    else:
+        grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
     raise_if_not_converged(info, "vjp", "the root must be nonsingular with its spectrum in the right half-plane")
     return grad, info
 
 
-def _paper_backward(xp: Any, value: Any, s: Any, power: Fraction) -> Backward:
+def positive_definite(m: Any, xp: Any) -> Any:
+    """Per matrix, whether a Cholesky factorisation of symmetric ``m`` succeeds (no host synchronisation
+    where the library reports failure as NaN; NumPy and PyTorch raise for the batch, and then the
+    matrices are factorised one at a time to find which)."""
+    try:
+        return xp.all(xp.isfinite(xp.linalg.cholesky(m)), axis=(-2, -1))
+    except Exception:  # LinAlgError (NumPy), RuntimeError (PyTorch): some matrix is not positive definite
+        flat = xp.reshape(m, (-1, *m.shape[-2:]))
+        flags = []
+        for i in range(flat.shape[0]):
+            try:
+                flags.append(bool(xp.all(xp.isfinite(xp.linalg.cholesky(flat[i, ...])))))
+            except Exception:
+                flags.append(False)
+        return xp.reshape(xp.asarray(flags, device=getattr(m, "device", None)), m.shape[:-2])
+
+
+def _shifted_identity(a: Any, xp: Any, factor: float) -> Any:
+    """``A + factor n eps ||A||_F I`` (the zero matrix is shifted by ``factor n eps``)."""
+    n = a.shape[-1]
+    eps = float(xp.finfo(a.dtype).eps)
+    eye = xp.eye(n, dtype=a.dtype, device=getattr(a, "device", None))
+    norm = frobenius_norm(a, xp)
+    return a + (factor * n * eps) * xp.where(norm > 0, norm, xp.ones_like(norm)) * eye
+
+
+def _raise_if(flags: Any, message: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error(message + batch indices)`` if any flag is set (one host synchronisation)."""
+    if bool(array_namespace(flags).any(flags)):
+        raise error(message.format(where=batch_indices(flags, tuple(flags.shape))))
+
+
+def _not_singular(a: Any, xp: Any) -> None:
+    """:class:`ValueError` for numerically singular symmetric ``a`` (smallest eigenvalue below about
+    ``n eps ||A||_F``), where the square root has no derivative (one Cholesky, one host sync)."""
+    _raise_if(~positive_definite(_shifted_identity(a, xp, -1.0), xp),
+              "A is singular or numerically singular{where} (smallest eigenvalue below n eps ||A||_F): "
+              "the matrix square root has no derivative there")
+
+
+def _paper_backward(xp: Any, a: Any, value: Any, s: Any, power: Fraction, check_singular: bool) -> Backward:
     """The paper's Lyapunov backward: B_0 = Y^T / sqrt(s), or Z^T / ||Z||_F for the inverse."""
     safe = xp.where(s > 0, s, xp.ones_like(s))
 
     def backward(g, maxiter, tol):
+        if check_singular:
+            _not_singular(a, xp)
         vt = xp.matrix_transpose(value)
         if power > 0:
             root_s = xp.sqrt(safe)
@@ -82,15 +130,38 @@ def _check_scale(scale: str) -> None:
 
 
 def _check_degree(name: str, degree: Any) -> None:
-    if isinstance(degree, bool) or int(degree) != degree or degree < 1:
-        raise ValueError(f"{name} degree must be a positive integer; got {degree!r}")
+    # The caps and their reasons: matsqrt/_coefficients.py.  Checked here, before any coefficient is built.
+    from ._coefficients import MPA_MAX_DEGREE, MTP_MAX_DEGREE
+
+    cap = {"MPA": MPA_MAX_DEGREE, "MTP": MTP_MAX_DEGREE}.get(name, MPA_MAX_DEGREE)
+    if isinstance(degree, bool) or int(degree) != degree or not 1 <= degree <= cap:
+        raise ValueError(f"{name} degree must be an integer in [1, {cap}]; got {degree!r}")
 
 
 def _check_iteration(tol: Any, maxiter: Any) -> None:
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"tol must be non-negative; got {tol!r}")
-    if isinstance(maxiter, bool) or int(maxiter) != maxiter or maxiter < 1:
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, int | float)
+                            or not (math.isfinite(tol) and tol >= 0)):
+        raise ValueError(f"tol must be a finite non-negative number; got {tol!r}")
+    if isinstance(maxiter, bool) or not isinstance(maxiter, int | float) or int(maxiter) != maxiter or maxiter < 1:
         raise ValueError(f"maxiter must be a positive integer; got {maxiter!r}")
+
+
+def _series_domain(a: Any, xp: Any, symmetric: bool | None, name: str) -> None:
+    """The paper's series are defined for symmetric positive semi-definite input only.
+
+    Refuse other input (one host synchronisation, with ``check_finite``):
+    non-symmetric matrices, and symmetric ones with an eigenvalue below about
+    ``-n eps ||A||_F`` (a Cholesky factorisation of ``A + n eps ||A||_F I``
+    fails).  Outside that domain the series return a plausible-looking matrix
+    that is no square root of ``A``.
+    """
+    if symmetric is False:
+        raise ValueError(f"method {name!r} is defined for symmetric positive semi-definite input only; "
+                         f"A is not symmetric{batch_indices(~symmetric_flags(a, xp), tuple(a.shape[:-2]))}: "
+                         "use method='auto' or 'db'")
+    _raise_if(~positive_definite(_shifted_identity(a, xp, 1.0), xp),
+              f"A has a negative eigenvalue{{where}}: it is not positive semi-definite, outside the domain of "
+              f"method {name!r} (its principal square root is not real)")
 
 
 @dataclass(frozen=True)
@@ -99,7 +170,9 @@ class MTP:
 
     ``degree - 1`` matrix products.  ``scale="fro"`` (the paper's) divides by
     ``||A||_F``; ``"spectral"`` by a tighter bound on the largest eigenvalue
-    (two more products), which makes the series converge faster.
+    (two more products), which makes the series converge faster.  Domain:
+    symmetric positive semi-definite input (other input raises
+    :class:`ValueError` with ``check_finite``).
     """
 
     degree: int = 10
@@ -109,17 +182,23 @@ class MTP:
         _check_degree("MTP", self.degree)
         _check_scale(self.scale)
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        if check:
+            _series_domain(a, xp, symmetric, "mtp")
         s = _scale(a, self.scale, xp)
         value = mtp_root(a, s, power, int(self.degree), xp)
-        return Root(value, _EXACT, _paper_backward(xp, value, s, power))
+        return Root(value, _EXACT, _paper_backward(xp, a, value, s, power, check))
 
 
 @dataclass(frozen=True)
 class MPA:
     """[m/m] matrix Padé approximant, ``m = degree`` (the paper's: 5).
 
-    ``degree - 1`` products and one linear solve; ``scale`` as for :class:`MTP`.
+    ``degree - 1`` products and one linear solve, as the paper evaluates it,
+    up to degree 8 (float64) or 5 (float32); above, the same approximant in
+    partial fractions (``degree`` solves), whose rounding does not grow with
+    the degree (:mod:`matsqrt.pade`).  Degrees up to 10 000.  ``scale`` and
+    domain as for :class:`MTP`.
     """
 
     degree: int = 5
@@ -129,27 +208,35 @@ class MPA:
         _check_degree("MPA", self.degree)
         _check_scale(self.scale)
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        if check:
+            _series_domain(a, xp, symmetric, "mpa")
         s = _scale(a, self.scale, xp)
         value = mpa_root(a, s, power, int(self.degree), xp)
-        return Root(value, _EXACT, _paper_backward(xp, value, s, power))
+        return Root(value, _EXACT, _paper_backward(xp, a, value, s, power, check))
+
+
+def _classified(a: Any, xp: Any, symmetric: bool | None) -> bool:
+    """``symmetric``, classifying ``a`` (one host synchronisation) when it is not known."""
+    return bool(xp.all(symmetric_flags(a, xp))) if symmetric is None else symmetric
 
 
 @dataclass(frozen=True)
 class Eigh:
     """Eigendecomposition of symmetric positive semi-definite input (reference).
 
-    The backward is the Daleckii-Krein formula with closed-form divided
-    differences, exact at repeated eigenvalues; it ignores the Lyapunov options.
+    Non-symmetric input raises :class:`ValueError`.  The backward is the
+    Daleckii-Krein formula with closed-form divided differences, exact at
+    repeated eigenvalues; it ignores the Lyapunov options.
     """
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
-        check_symmetric(a, xp, "method 'eigh'")
-        return self.forward_symmetric(a, power, xp)
-
-    @staticmethod
-    def forward_symmetric(a: Any, power: Fraction, xp: Any) -> Root:
-        """:meth:`forward` for input already known to be symmetric (no second check, no host sync)."""
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        if not _classified(a, xp, symmetric):
+            where = batch_indices(~symmetric_flags(a, xp), tuple(a.shape[:-2]))
+            raise ValueError(f"method 'eigh' needs symmetric input; A is not symmetric to rounding{where} "
+                             "(use method='auto' or 'db' for non-symmetric matrices)")
+        if symmetric is None:
+            a = symmetric_part(a, xp)
         value, roots, u = eigh_root(a, power, xp)
 
         def backward(g, maxiter, tol):
@@ -158,35 +245,134 @@ class Eigh:
         return Root(value, _EXACT, backward)
 
 
+def _verified_principal(value: Any, xp: Any, check: bool, method: str) -> Any:
+    """``value`` if every matrix's symmetric part is positive definite, which puts its spectrum in the
+    open right half-plane: the principal root, not another one.
+
+    Failing matrices raise :class:`ValueError` with ``check`` (one host
+    synchronisation), or become NaN on the device without it.
+    """
+    ok = xp.linalg.eigvalsh(symmetric_part(value, xp))[..., 0] > 0
+    if check:
+        _raise_if(~ok, f"method {method!r} cannot guarantee the principal root of this non-symmetric A{{where}}: "
+                       "its iteration may converge to another root, and the result could not be verified; "
+                       "use method='auto' or 'db'")
+        return value
+    return xp.where(ok[..., None, None], value, xp.full_like(value, math.nan))
+
+
+def _raise_products_failure(info: ConvergenceInfo, a: Any, xp: Any, symmetric: bool | None, power: Fraction,
+                            method: str) -> None:
+    """The error for an unconverged product-only iteration, saying what is true for the input class."""
+    if info.converged:
+        return
+    n = a.shape[-1]
+    if symmetric and diverged(info.residual, n):
+        # Error path: find the matrices at fault by their eigenvalues.
+        where = batch_indices(xp.linalg.eigvalsh(a)[..., 0] < 0, tuple(a.shape[:-2]))
+        raise ValueError(f"A has a negative eigenvalue{where} (method {method!r} diverged): it is not positive "
+                         "semi-definite, so its principal square root is not real")
+    if not symmetric:
+        # Outside the region where its convergence is proven: a refusal, not a statement about A.
+        raise ValueError(f"method {method!r} did not converge for this non-symmetric A (residual "
+                         f"{info.residual:.3g} after {info.iterations} iterations): its iteration is guaranteed only "
+                         "for symmetric positive (semi-)definite input; use method='auto' or 'db'")
+    hint = "A must be positive definite" if power < 0 else "A must be positive semi-definite"
+    raise_if_not_converged(info, f"method {method!r}", hint + "; for inv_sqrtm a singular A has no inverse root")
+
+
+def _rounding_shift(a: Any, s: Any, shift: float, xp: Any) -> Any:
+    """Per-matrix shifts for a second try of a diverged square root, or ``None`` if ``A`` is indefinite.
+
+    A semi-definite matrix as stored can have eigenvalues slightly below zero
+    (rounding, down to about ``-n eps ||A||_F``: the same band eigh reads as
+    zero), below the shift ``d`` of :func:`shifted_roots`, and the iteration
+    then diverges.  If every matrix is positive semi-definite to that
+    rounding, the matrices whose smallest eigenvalue is below ``n eps s``
+    get the shift ``2 n eps ||A||_F / s`` instead (they are
+    numerically singular, and their derivative is refused as such); the
+    others keep ``d``.  Error path: host synchronisations.
+    """
+    n = a.shape[-1]
+    eps = float(xp.finfo(a.dtype).eps)
+    if not bool(xp.all(positive_definite(_shifted_identity(a, xp, 1.0), xp))):
+        return None
+    eye = xp.eye(n, dtype=a.dtype, device=getattr(a, "device", None))
+    # Positive definite with a margin of n eps: the small shift suffices (rounding during the
+    # iteration, not only in A, pushed the others below zero).
+    fine = positive_definite(a / s - (n * eps) * eye, xp)[..., None, None]
+    wide = 2.0 * n * eps * frobenius_norm(a, xp) / s
+    return xp.where(fine, xp.full_like(wide, shift), xp.maximum(wide, xp.full_like(wide, shift)))
+
+
+def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter, name, accelerated) -> Root:
+    """The coupled Newton-Schulz forward of :class:`Matmul` and :class:`NS` and their backward."""
+    n = a.shape[-1]
+    eps = float(xp.finfo(a.dtype).eps)
+    tol = eps if tol is None else float(tol)
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    if power > 0:
+        shift = _SHIFT_EPS.get(xp.finfo(a.dtype).bits // 8, 1.0) * eps
+        value, _, singular, info = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol, lower=lower)
+        if symmetric and not info.converged and diverged(info.residual, n):
+            wider = _rounding_shift(a, safe, shift, xp)
+            if wider is not None:
+                shift = wider
+                value, _, singular, info = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol,
+                                                         lower=lower)
+        y, root_s, z = value, xp.sqrt(safe * (1.0 + shift)), None
+    else:
+        y, z, info = coupled_newton_schulz(a / safe, xp, maxiter=maxiter, tol=tol, lower=lower)
+        root_s = xp.sqrt(safe)
+        y, z = y * root_s, z / root_s
+        value, singular = z, None
+    _raise_products_failure(info, a, xp, symmetric, power, name)
+    if not symmetric:
+        value = _verified_principal(value, xp, check, name)
+
+    def backward(g, maxiter, tol):
+        if singular is not None:
+            _raise_if(singular, "A is singular or numerically singular{where} (smallest eigenvalue at the "
+                                "rounding level of its largest): the matrix square root has no derivative there")
+        if power < 0:
+            zt = xp.matrix_transpose(z)
+            g = -(zt @ g @ zt)
+        b0 = xp.matrix_transpose(y) / root_s
+        return _solve(xp, y, b0, g / root_s, maxiter, tol, lower if accelerated else None, general=not symmetric)
+
+    return Root(value, info, backward)
+
+
 @dataclass(frozen=True)
 class NS:
     """Coupled Newton-Schulz iteration (iSQRT-COV), scaled by ``||A||_F``.
 
     Three products a step.  ``tol=0`` runs exactly ``maxiter`` steps, as
     iSQRT-COV does (e.g. ``NS(maxiter=5, tol=0)``); otherwise it stops at
-    ``tol`` (default ``eps``), raising :class:`ConvergenceError`
-    after ``maxiter`` steps.  The backward is the paper's Lyapunov iteration.
+    ``tol`` (default ``eps``) on ``||I - Z_k Y_k||_F``, raising
+    :class:`ConvergenceError` after ``maxiter`` steps.  The square root runs
+    on ``A + d I`` with ``d`` a few eps (as :class:`Matmul`), so singular
+    positive semi-definite input converges.  The backward is the paper's
+    Lyapunov iteration.  Converges to the principal root for symmetric
+    positive semi-definite input; the result for non-symmetric input is
+    verified to be the principal root or refused (:class:`Matmul`).
     """
 
     tol: float | None = None
-    maxiter: int = DEFAULT_MAXITER
+    maxiter: int = 100
     scale: str = "fro"
 
     def __post_init__(self) -> None:
         _check_iteration(self.tol, self.maxiter)
         _check_scale(self.scale)
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         s = _scale(a, self.scale, xp)
-        safe = xp.where(s > 0, s, xp.ones_like(s))
-        tol = default_tol(xp, a.dtype) if self.tol is None else float(self.tol)
-        y, z, info = coupled_newton_schulz(a / safe, xp, maxiter=int(self.maxiter), tol=tol)
-        raise_if_not_converged(info, "method 'ns'", "A must be nonsingular with eigenvalues in the right half-plane")
-        value = y * xp.sqrt(s) if power > 0 else z / xp.sqrt(safe)
-        return Root(value, info, _paper_backward(xp, value, s, power))
+        return _products_forward(a, power, xp, symmetric, check, s=s, lower=None, tol=self.tol,
+                                 maxiter=int(self.maxiter), name="ns", accelerated=False)
 
 
-# Relative shift, in units of eps, for the square root by 'matmul' (see Matmul).
+# Relative shift, in units of eps, for the square root by 'matmul' and 'ns' (see Matmul).
 _SHIFT_EPS = {4: 0.5, 8: 1.0}
 # Default lower end of sqrt(lambda / s) the accelerated steps are designed for,
 # keyed by "is float32".  Measured on n = 8, condition numbers 1e1..1e10,
@@ -204,18 +390,30 @@ class Matmul:
     (:func:`spectral_bound`), then the coupled Newton-Schulz iteration runs
     with the step scalings of Chen and Chow (2014), capped so that no
     eigenvalue near 1 loses accuracy, which make small eigenvalues grow 2.25x
-    per step instead of 1.5x, until it converges to ``tol``.  It yields
-    ``A^(1/2)`` and ``A^(-1/2)`` together.  For the square root it runs on
-    ``A + d I`` with ``d = c eps s`` (c = 1 in float64, 0.5 in float32), which
-    keeps a singular positive semi-definite ``A`` from stalling it, and removes
-    the shift to first order, ``A^(1/2) = Y - (d/2) Z + O(d^2)``: the effect is
+    per step instead of 1.5x, until ``||I - Z_k Y_k||_F`` (the worst
+    eigenvalue, not an average) reaches ``tol``.  It yields ``A^(1/2)`` and
+    ``A^(-1/2)`` together.  For the square root it runs on ``A + d I`` with
+    ``d = c eps s`` (c = 1 in float64, 0.5 in float32), which keeps a
+    singular positive semi-definite ``A`` from stalling it, and removes the
+    shift to first order, ``A^(1/2) = Y - (d/2) Z + O(d^2)``: the effect is
     below rounding for condition numbers up to 1e10 (float64) or 1e5
     (float32), and a zero eigenvalue comes out as ``sqrt(d)/2``, the size of
     what rounding does to it in an eigendecomposition.
 
+    Which root: for symmetric input the iteration provably converges to the
+    principal root or diverges (a negative eigenvalue: :class:`ValueError`).
+    For non-symmetric input it may converge to another root, so the result
+    is verified (its symmetric part positive definite, one symmetric
+    eigenvalue computation) and refused with :class:`ValueError` when that
+    fails, with ``check_finite``; without it, refused matrices become NaN.
+    Use ``"db"`` (or ``"auto"``) for general matrices.
+
     Backward: the Lyapunov sign iteration from ``B_0 = Y^T / sqrt(s)``, with
-    the same accelerated scalings and stop rule.  For the inverse root it
-    solves ``Y^T X + X Y^T = -Z^T G Z^T``, using the ``Z`` of the forward.
+    the same accelerated scalings and stop rule (Newton's iteration with
+    inverses for non-symmetric input).  For the inverse root it solves
+    ``Y^T X + X Y^T = -Z^T G Z^T``, using the ``Z`` of the forward.  At a
+    numerically singular ``A`` (smallest eigenvalue near the shift ``d``) it
+    raises :class:`ValueError`: the derivative is infinite or undetermined.
 
     Parameters
     ----------
@@ -226,85 +424,197 @@ class Matmul:
     lower : float, optional
         Lower end of the scaled spectrum ``sqrt(lambda / s)`` the step scalings
         are designed for (default 1e-3 in float64, 2e-3 in float32, i.e.
-        condition numbers to about 1e6 and 2.5e5).  Larger values save steps
-        on well-conditioned input; eigenvalues below it still converge, more
-        slowly.  The iteration raises it itself once ``||I - Z Y||_F < 1``.
+        condition numbers to about 1e6 and 2.5e5), in ``[1e-8, 1)``.  Larger
+        values save steps on well-conditioned input; eigenvalues below it
+        still converge, more slowly.  The iteration raises it itself once
+        ``||I - Z Y||_F < 1``.
     """
 
     tol: float | None = None
-    maxiter: int = DEFAULT_MAXITER
+    maxiter: int = 100
     lower: float | None = None
 
     def __post_init__(self) -> None:
         _check_iteration(self.tol, self.maxiter)
-        if self.lower is not None and not 0 < self.lower < 1:
-            raise ValueError(f"lower must lie in (0, 1); got {self.lower!r}")
+        if self.lower is not None and not 1e-8 <= self.lower < 1:
+            raise ValueError(f"lower must lie in [1e-8, 1); got {self.lower!r}")
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
-        n = a.shape[-1]
-        eps = float(xp.finfo(a.dtype).eps)
-        shift = _SHIFT_EPS.get(xp.finfo(a.dtype).bits // 8, 1.0) * eps
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         lower = _LOWER[a.dtype == xp.float32] if self.lower is None else float(self.lower)
-        tol = default_tol(xp, a.dtype) if self.tol is None else float(self.tol)
-        s = spectral_bound(a, xp)
-        safe = xp.where(s > 0, s, xp.ones_like(s))
+        return _products_forward(a, power, xp, symmetric, check, s=spectral_bound(a, xp), lower=lower,
+                                 tol=self.tol, maxiter=int(self.maxiter), name="matmul", accelerated=True)
+
+
+@dataclass(frozen=True)
+class DB:
+    """Scaled Denman-Beavers iteration (product form, one inverse and two products a step).
+
+    For general (non-symmetric) matrices: converges to the principal root of
+    every nonsingular ``A`` with no eigenvalue on the closed negative real
+    axis, quadratically after a few determinant-scaled steps
+    (:func:`matsqrt.denman_beavers.denman_beavers`); stops on
+    ``||M_k - I||_F <= tol`` (default ``eps``).  The root is then corrected
+    by one Newton step (a Lyapunov solve,
+    :func:`matsqrt.lyapunov.newton_sign_iteration`), which brings its error
+    from about ``kappa(A) eps`` to the problem's condition times eps; the
+    inverse root is that root's inverse.  Real input gives real
+    output: a negative real eigenvalue (complex principal root) or a singular
+    matrix raises :class:`ValueError`.  Backward: the Newton sign iteration
+    with inverses (:func:`matsqrt.lyapunov.newton_sign_iteration`), which
+    converges for every principal root.
+    """
+
+    tol: float | None = None
+    maxiter: int = 50
+
+    def __post_init__(self) -> None:
+        _check_iteration(self.tol, self.maxiter)
+
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        eps = float(xp.finfo(a.dtype).eps)
+        tol = eps if self.tol is None else float(self.tol)
+        s = frobenius_norm(a, xp)
+        zero = ~(s > 0)
+        safe = xp.where(zero, xp.ones_like(s), s)
+        # A zero matrix iterates as I (its square root is zero, its inverse root NaN).
+        eye = xp.eye(a.shape[-1], dtype=a.dtype, device=getattr(a, "device", None))
+        # (arithmetic rather than where() on the matrices: it keeps array subclasses, such as the
+        # benchmark's product counter)
+        flag = xp.astype(zero, a.dtype)
+        u = a / safe + flag * eye
+        y, _, info = denman_beavers(u, xp, maxiter=int(self.maxiter), tol=tol)
+        if not info.converged:
+            _explain_db_failure(a, xp, info)
+        # One Newton correction, Y E + E Y = U - Y^2: the coupled iterations' accuracy is limited by
+        # their inverse root (about kappa(A) eps), the corrected root's by the problem's condition
+        # (measured, float64, 5 x 5 near-symmetric matrix with condition number 5e9: 2.0e-10 -> 2.2e-13,
+        # SciPy's Schur method 4.4e-13).
+        correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=int(self.maxiter), tol=tol)
+        if refined.converged:
+            y = y + correction
+        info = dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+        root_s = xp.sqrt(safe)
         if power > 0:
-            eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
-            u = (a / safe + shift * eye) / (1.0 + shift)
+            value = y = y * (root_s * (1.0 - flag))
         else:
-            u = a / safe
-        y, z, info = coupled_newton_schulz(u, xp, maxiter=int(self.maxiter), tol=tol, lower=lower)
-        raise_if_not_converged(
-            info, "method 'matmul'",
-            "A must be positive definite (inv_sqrtm) or semi-definite, or have eigenvalues with positive real part",
-        )
-        if power > 0:
-            # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
-            value = y = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
-            root_s = xp.sqrt(safe * (1.0 + shift))
-            z = None  # the backward of the square root does not need it: free it now
-        else:
-            root_s = xp.sqrt(safe)
-            y, z = y * root_s, z / root_s
+            y = y * root_s
+            z = _inverse_or_raise(y, xp) + xp.where(zero, xp.full_like(s, math.nan), xp.zeros_like(s))
             value = z
 
         def backward(g, maxiter, tol):
             if power < 0:
                 zt = xp.matrix_transpose(z)
                 g = -(zt @ g @ zt)
-            b0 = xp.matrix_transpose(y) / root_s
-            return _solve(xp, y, b0, g / root_s, maxiter, tol, lower)
+            return _solve(xp, y, xp.matrix_transpose(y) / root_s, g / root_s, maxiter, tol, general=True)
 
         return Root(value, info, backward)
+
+
+def _explain_db_failure(a: Any, xp: Any, info: ConvergenceInfo) -> None:
+    """Say why the Denman-Beavers iteration failed (error path: the eigenvalues on the host)."""
+    import numpy as np
+
+    from ._validate import _to_host
+
+    host = np.asarray(_to_host(a), dtype=np.float64)
+    lam = np.linalg.eigvals(host)
+    scale = np.max(np.abs(lam), axis=-1, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    n = a.shape[-1]
+    eps = float(np.finfo(host.dtype).eps) if host.dtype != np.float64 else 2.2e-16
+    on_axis = np.any((lam.real <= 0) & (np.abs(lam.imag) <= n * eps * scale), axis=-1)
+    batch = tuple(a.shape[:-2])
+    if np.any(on_axis):
+        raise ValueError(f"A has a real eigenvalue <= 0 (to rounding){batch_indices(on_axis, batch)}: its "
+                         "principal square root is not real (negative eigenvalue) or does not exist or is not "
+                         "unique (zero eigenvalue)")
+    raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+
+
+@dataclass(frozen=True)
+class Schur:
+    """SciPy's Schur method (``scipy.linalg.sqrtm``, batched): NumPy arrays only.
+
+    The CPU reference for general matrices: a real (or complex) Schur
+    decomposition and a triangular recurrence (Deadman, Higham and Ralha
+    2013), backward stable, the principal root by construction.  Real input
+    with a negative real eigenvalue (a complex principal root) raises
+    :class:`ValueError`, as do results that are not finite (a singular matrix
+    without a square root).  The inverse root is the inverse of that root.
+    Backward: as :class:`DB`.  Other libraries raise :class:`TypeError`
+    (use ``"db"``).
+    """
+
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        import numpy as np
+        import scipy.linalg
+
+        if not is_numpy_namespace(xp):
+            raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
+        with np.errstate(all="ignore"):
+            y = np.asarray(scipy.linalg.sqrtm(np.asarray(a)))
+        if np.iscomplexobj(y):
+            lam = np.linalg.eigvals(np.asarray(a))
+            bad = np.any((np.abs(lam.imag) <= 0) & (lam.real < 0), axis=-1) | ~np.all(np.isreal(y), axis=(-2, -1))
+            raise ValueError(f"A has a negative real eigenvalue{batch_indices(bad, tuple(a.shape[:-2]))}: its "
+                             "principal square root is complex, which matsqrt does not compute yet")
+        y = y.astype(a.dtype, copy=False)
+        _raise_if(~xp.all(xp.isfinite(y), axis=(-2, -1)),
+                  "A has no square root{where} (a singular matrix whose zero eigenvalue is not semi-simple)")
+        z = None
+        if power < 0:
+            z = _inverse_or_raise(y, xp)
+        info = ConvergenceInfo(0, math.nan, True, 0.0)
+        value = y if power > 0 else z
+
+        def backward(g, maxiter, tol):
+            if power < 0:
+                zt = xp.matrix_transpose(z)
+                g = -(zt @ g @ zt)
+            norm = frobenius_norm(y, xp)
+            scale = xp.sqrt(xp.where(norm > 0, norm, xp.ones_like(norm)))
+            return _solve(xp, y, xp.matrix_transpose(y) / scale, g / scale, maxiter, tol, general=True)
+
+        return Root(value, info, backward)
+
+
+def _inverse_or_raise(y: Any, xp: Any) -> Any:
+    """``y^-1``, or :class:`ValueError` naming the singular matrices (a singular A has no inverse root)."""
+    from .denman_beavers import inverse
+
+    z = inverse(y, xp)
+    bad = None if z is None else ~xp.all(xp.isfinite(z), axis=(-2, -1))
+    if z is None or bool(xp.any(bad)):
+        if z is None:
+            bad = xp.abs(xp.linalg.det(y)) == 0
+        raise ValueError(f"A is singular{batch_indices(bad, tuple(y.shape[:-2]))}: it has no inverse square root")
+    return z
 
 
 # Largest n for which auto runs eigh on CuPy (float64 only; see Auto.choose).
 _CUPY_EIGH_MAX_N = 64
 
 
-def _is_symmetric(a: Any, xp: Any) -> bool:
-    try:
-        check_symmetric(a, xp, "eigh")
-    except ValueError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Auto:
-    """Pick the fastest accurate method for the backend, dtype and input.
+    """Pick the fastest accurate method for the backend, dtype and input class.
 
-    On NumPy and other CPU libraries: :class:`Eigh` for symmetric input, else
-    :class:`Matmul`.  On CuPy and CUDA tensors: :class:`Matmul`, except
-    :class:`Eigh` for symmetric float64 input with ``n <= 64`` on CuPy.  See
-    :func:`Auto.choose` for the measurements behind the choice.  Input with
-    eigenvalues in the left half-plane raises :class:`ValueError` whichever
-    method runs (matmul's diverging iteration is reported as such).
+    Symmetric input (to rounding, :mod:`matsqrt._classify`): :class:`Eigh`
+    on NumPy and other CPU libraries; :class:`Matmul` on CuPy and CUDA
+    tensors, except :class:`Eigh` for float64 with ``n <= 64`` on CuPy.
+    Non-symmetric input: :class:`Schur` on NumPy, :class:`DB` elsewhere.  See :func:`Auto.choose` for
+    the measurements behind the choice.  ``tol`` and ``maxiter`` are passed
+    to the iteration chosen (eigh has none and ignores them).
     """
 
-    @staticmethod
-    def choose(a: Any, xp: Any) -> Eigh | Matmul:
-        """The method ``auto`` runs for ``a``.
+    tol: float | None = None
+    maxiter: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_iteration(self.tol, 1 if self.maxiter is None else self.maxiter)
+
+    def choose(self, a: Any, xp: Any, symmetric: bool | None = None) -> Eigh | Matmul | DB:
+        """The method ``auto`` runs for ``a`` (classified here, one host sync, if ``symmetric`` is None).
 
         Measured on this project's 2-core AMD EPYC CPU (NumPy 2.4, OpenBLAS,
         2026-11-24, medians of 5, κ = 1e1 and 1e4): forward, eigh takes
@@ -323,45 +633,45 @@ class Auto:
         n = 128 on (13.9 ms against 10.3 ms at 64 x 128 x 128, 160 ms against
         27.5 ms at 4 x 1024 x 1024): eigh for n <= 64 in float64 only.
         CUDA tensors (through matsqrt.torch) were not measured: matmul.
+
+        Non-symmetric input goes to :class:`Schur` on NumPy and :class:`DB`
+        elsewhere: the product-only iterations are not guaranteed to reach
+        the principal root there (measured: 6 of 1500 random right-half-plane
+        matrices gave its negative).  SciPy's Schur method is the more
+        accurate of the two (measured, float64: relative error 4.4e-13
+        against db's 2.0e-10 on a 5 x 5 near-symmetric matrix with condition
+        number 5e9, 2.2e-14 against 8.2e-13 on a 7 x 7 matrix with rotation
+        blocks).
         """
+        if not _classified(a, xp, symmetric):
+            if is_numpy_namespace(xp):
+                return Schur()
+            return DB(**self._iteration_settings(DB))
         if is_cupy_namespace(xp):
-            if a.dtype == xp.float64 and a.shape[-1] <= _CUPY_EIGH_MAX_N and _is_symmetric(a, xp):
+            if a.dtype == xp.float64 and a.shape[-1] <= _CUPY_EIGH_MAX_N:
                 return Eigh()
-            return Matmul()
+            return Matmul(**self._iteration_settings(Matmul))
         if is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda":
-            return Matmul()
-        return Eigh() if _is_symmetric(a, xp) else Matmul()
+            return Matmul(**self._iteration_settings(Matmul))
+        return Eigh()
 
-    def forward(self, a: Any, power: Fraction, xp: Any) -> Root:
-        return self.run(self.choose(a, xp), a, power, xp)
+    def _iteration_settings(self, kind: type) -> dict[str, Any]:
+        # (eigh and schur have no iteration: tol and maxiter only reach the iterative methods)
+        return {k: v for k, v in (("tol", self.tol), ("maxiter", self.maxiter)) if v is not None}
 
-    @staticmethod
-    def run(method: Eigh | Matmul, a: Any, power: Fraction, xp: Any) -> Root:
-        """``method.forward`` for the ``method`` :meth:`choose` returned.
-
-        Eigh was chosen because ``a`` is symmetric, so it is not checked again;
-        a diverging matmul is reported as :class:`ValueError`.
-        """
-        try:
-            if isinstance(method, Eigh):
-                return method.forward_symmetric(a, power, xp)
-            return method.forward(a, power, xp)
-        except ConvergenceError as exc:
-            # Where auto runs matmul, a diverging iteration means what eigh reports
-            # as a ValueError elsewhere: eigenvalues outside the right half-plane.
-            if not exc.info.residual <= DIVERGED:
-                raise ValueError("A has eigenvalues with negative real part, or too far from the real axis for "
-                                 f"the iteration (auto ran matmul: {exc})") from exc
-            raise
+    def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        symmetric = _classified(a, xp, symmetric)
+        return self.choose(a, xp, symmetric).forward(a, power, xp, symmetric, check)
 
 
-Method = str | MTP | MPA | Eigh | NS | Matmul | Auto
-_SHORTCUTS = {"auto": Auto, "eigh": Eigh, "matmul": Matmul, "ns": NS, "mpa": MPA, "mtp": MTP}
+Method = str | MTP | MPA | Eigh | NS | Matmul | DB | Schur | Auto
+_SHORTCUTS = {"auto": Auto, "eigh": Eigh, "matmul": Matmul, "db": DB, "schur": Schur, "ns": NS, "mpa": MPA,
+              "mtp": MTP}
 METHODS = tuple(_SHORTCUTS)
 _CONFIGS = tuple(_SHORTCUTS.values())
 
 
-def configure(method: Method, **settings: Any) -> MTP | MPA | Eigh | NS | Matmul | Auto:
+def configure(method: Method, **settings: Any) -> MTP | MPA | Eigh | NS | Matmul | DB | Schur | Auto:
     """The config for ``method`` (a name or a config) with the non-``None`` ``settings`` applied.
 
     A setting the method does not have raises :class:`ValueError`, so that no
@@ -383,3 +693,5 @@ def configure(method: Method, **settings: Any) -> MTP | MPA | Eigh | NS | Matmul
         name = type(config).__name__
         raise ValueError(f"method {name} has no setting {', '.join(unknown)}; its settings: {sorted(fields)}")
     return dataclasses.replace(config, **given) if given else config
+
+

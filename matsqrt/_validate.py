@@ -1,7 +1,14 @@
-"""Input validation done once, at the public boundary."""
+"""Input validation done once, at the public boundary.
+
+:func:`prepare` checks shape and dtype, picks the working dtype and, in one
+host synchronisation, checks that every matrix is finite and whether every
+matrix is symmetric to rounding (the input class the method table in
+:mod:`matsqrt._classify` reads).
+"""
 
 from __future__ import annotations
 
+import contextvars
 import math
 from typing import Any
 
@@ -9,15 +16,19 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
-__all__ = ["Prepared", "prepare", "namespace_of"]
+from ._classify import symmetric_flags
+
+__all__ = ["Prepared", "prepare", "namespace_of", "batch_indices"]
 
 
 def namespace_of(*arrays: Any, xp: Any = None) -> tuple[Any, tuple[Any, ...]]:
     """The array namespace of ``arrays`` and the arrays as arrays of it.
 
     Objects that belong to no array library (lists, tuples, scalars) are
-    converted with :func:`numpy.asarray`, as ``scipy.linalg`` does.
+    converted with :func:`numpy.asarray`, as ``scipy.linalg`` does; so are
+    ``numpy.matrix`` objects, whose ``*`` and ``@`` do not broadcast.
     """
+    arrays = tuple(np.asarray(a) if isinstance(a, np.matrix) else a for a in arrays)
     if xp is None:
         try:
             xp = array_namespace(*arrays)
@@ -27,6 +38,40 @@ def namespace_of(*arrays: Any, xp: Any = None) -> tuple[Any, tuple[Any, ...]]:
     else:
         arrays = tuple(a if hasattr(a, "shape") else xp.asarray(a) for a in arrays)
     return xp, arrays
+
+
+# Set while a chunk of a batch runs (matsqrt._chunks): (first flat index, whole batch shape).
+CHUNK: contextvars.ContextVar[tuple[int, tuple[int, ...]] | None] = contextvars.ContextVar("chunk", default=None)
+
+
+def batch_indices(flags: Any, batch_shape: tuple[int, ...], limit: int = 5) -> str:
+    """The batch indices where ``flags`` (shape ``batch_shape``) is true, as text for an error message.
+
+    Inside a chunk of a larger batch the indices are those of the whole
+    batch.  A host synchronisation: for error messages only.
+    """
+    chunk = CHUNK.get()
+    if not batch_shape and chunk is None:
+        return ""
+    host = np.asarray(_to_host(flags), dtype=bool).reshape(batch_shape)
+    if chunk is not None:
+        offset, batch_shape = chunk
+        flat = offset + np.flatnonzero(host)
+        where = [tuple(int(i) for i in idx) for idx in zip(*np.unravel_index(flat, batch_shape), strict=True)]
+    else:
+        where = [tuple(int(i) for i in idx) for idx in zip(*np.nonzero(host), strict=True)]
+    text = ", ".join(str(w[0]) if len(w) == 1 else str(w) for w in where[:limit])
+    more = len(where) - limit
+    return f" (batch index {text}{f' and {more} more' if more > 0 else ''})"
+
+
+def _to_host(x: Any) -> Any:
+    if hasattr(x, "get") and not isinstance(x, np.ndarray):  # CuPy
+        return x.get()
+    try:
+        return np.from_dlpack(x)
+    except Exception:
+        return np.asarray(x)
 
 
 class Prepared:
@@ -41,12 +86,17 @@ class Prepared:
         The dtype results are returned in.
     empty : bool
         Whether the batch holds no entries (n = 0 or a zero-sized batch axis).
+    symmetric : bool or None
+        Whether every matrix is symmetric to rounding (see
+        :func:`matsqrt._classify.symmetric_flags`); ``None`` when not
+        classified.
     """
 
-    def __init__(self, array: Any, dtype: Any, empty: bool):
+    def __init__(self, array: Any, dtype: Any, empty: bool, symmetric: bool | None = None):
         self.array = array
         self.dtype = dtype
         self.empty = empty
+        self.symmetric = symmetric
 
     def result(self, xp: Any, value: Any) -> Any:
         """``value`` converted to the caller's dtype."""
@@ -57,31 +107,60 @@ class Prepared:
         return xp.zeros(self.array.shape, dtype=self.dtype, device=array_device(self.array))
 
 
-def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True) -> Prepared:
+def working_dtype(dtype: Any, xp: Any, name: str = "A") -> tuple[Any, Any]:
+    """``(result dtype, working dtype)`` for an input of ``dtype``.
+
+    Integers are computed and returned in float64; float16 (and any float
+    narrower than 32 bits) is computed in float32 and returned as float16;
+    float32 and float64 are kept.  Booleans, complex numbers and floats wider
+    than 64 bits (``numpy.longdouble``: LAPACK has no such precision, and
+    computing it in float64 would return fewer digits than the dtype
+    promises) raise :class:`TypeError`.
+    """
+    if xp.isdtype(dtype, "bool") or xp.isdtype(dtype, "complex floating"):
+        raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
+    if xp.isdtype(dtype, "integral"):
+        return xp.float64, xp.float64
+    if xp.isdtype(dtype, "real floating"):
+        bits = xp.finfo(dtype).bits
+        if bits < 32:
+            return dtype, xp.float32
+        if bits > 64:
+            raise TypeError(f"{name} has dtype {dtype}, wider than float64, which matsqrt does not compute in; "
+                            "convert it to float64 explicitly if float64 precision is enough")
+        return dtype, dtype
+    raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
+
+
+def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, classify: bool = False) -> Prepared:
     """Check that ``a`` is a finite real ``(..., n, n)`` array and pick its dtypes.
 
-    Integers are computed in float64; float16 is computed in float32 and
-    returned as float16; float32 and float64 are kept.  Booleans and complex
-    numbers raise :class:`TypeError`.
+    Dtype rules: :func:`working_dtype`.  With ``check_finite``, non-finite
+    matrices raise :class:`ValueError` naming their batch indices; with
+    ``classify``, :attr:`Prepared.symmetric` is set.  Both together cost one
+    host synchronisation.
     """
     if a.ndim < 2:
         raise ValueError(f"{name} must be at least 2-D of shape (..., n, n); got shape {tuple(a.shape)}")
     if a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name} must be square in its last two axes; got shape {tuple(a.shape)}")
-    dtype = a.dtype
-    if xp.isdtype(dtype, "bool") or xp.isdtype(dtype, "complex floating"):
-        raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
-    if xp.isdtype(dtype, "integral"):
-        dtype = work = xp.float64
-    elif dtype == getattr(xp, "float16", None):
-        work = xp.float32
-    elif xp.isdtype(dtype, "real floating"):
-        work = dtype
-    else:
-        raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
+    dtype, work = working_dtype(a.dtype, xp, name)
     array = a if a.dtype == work else xp.astype(a, work)
     empty = math.prod(array.shape) == 0
-    # One host synchronisation per call, before any iteration starts.
-    if check_finite and not empty and not bool(xp.all(xp.isfinite(array))):
-        raise ValueError(f"{name} must not contain NaN or infinity (use check_finite=False to skip this check)")
-    return Prepared(array, dtype, empty)
+    if empty or not (check_finite or classify):
+        return Prepared(array, dtype, empty, True if empty else None)
+    # One host synchronisation for both checks: a code per matrix, 2 for
+    # non-finite, 1 for non-symmetric.  A non-finite matrix makes the
+    # symmetry test false (NaN comparisons), and raises anyway.
+    finite = xp.all(xp.isfinite(array), axis=(-2, -1)) if check_finite else None
+    symmetric = symmetric_flags(array, xp) if classify else None
+    code = xp.zeros(array.shape[:-2], dtype=xp.int8, device=array_device(array))
+    if finite is not None:
+        code = code + 2 * xp.astype(~finite, xp.int8)
+    if symmetric is not None:
+        code = code + xp.astype(~symmetric, xp.int8)
+    worst = int(xp.max(code))
+    if worst >= 2:
+        where = batch_indices(~finite, tuple(array.shape[:-2]))
+        raise ValueError(f"{name} must not contain NaN or infinity{where} (check_finite=False skips this check)")
+    return Prepared(array, dtype, empty, (worst == 0) if classify else None)

@@ -6,7 +6,10 @@ arrays; the backward solves the same Lyapunov equation as
 :func:`matsqrt.sqrtm_vjp` with :func:`matsqrt.lyapunov.sign_step` inside a
 :func:`jax.lax.while_loop` whose stopping test runs on the device.  Neither
 needs a value on the host, so both work under :func:`jax.jit` and
-:func:`jax.vmap`; reverse mode only (``jax.grad``, ``jax.vjp``).
+:func:`jax.vmap`.  The functions themselves are reverse mode only
+(``jax.grad``, ``jax.vjp``); their backward is ordinary JAX code, so
+forward-over-reverse (``jax.hessian``, ``jax.jacfwd(jax.grad(f))``) gives
+second derivatives.
 
 Requires JAX: ``pip install "matsqrt[jax]"``.
 
@@ -78,14 +81,47 @@ def _forward(a: jax.Array, options: _Options) -> jax.Array:
     return root(a, options.method, degree=options.degree, check_finite=False)
 
 
+def _primal(a: jax.Array, options: _Options) -> jax.Array:
+    # float16 and bfloat16 are computed in float32 (XLA has no bfloat16 LU).
+    dtype = a.dtype
+    work = _working_dtype(dtype)
+    return _forward(a if dtype == work else a.astype(work), options).astype(dtype)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _root(a: jax.Array, options: _Options) -> jax.Array:
-    return _forward(a, options)
+    return _primal(a, options)
 
 
-def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+def _one_norm(a: jax.Array) -> jax.Array:
+    return jnp.max(jnp.sum(jnp.abs(a), axis=-2, keepdims=True), axis=-1, keepdims=True)
+
+
+def _numerically_singular(a: jax.Array) -> jax.Array:
+    """Per matrix, shape ``(..., 1, 1)``: whether ``A`` is singular to working precision.
+
+    True when ``kappa_1(A) = ||A||_1 ||A^-1||_1 >= 1 / (n eps)``, or when that
+    estimate is not finite (an exactly singular LU pivot); ``eps`` is that of
+    ``a.dtype``.  For symmetric ``A`` this flags a smallest eigenvalue below
+    about ``n eps`` times the largest (``kappa_1`` is within a factor ``n`` of
+    ``lambda_max / lambda_min``).  One inverse per matrix, on the device.
+    """
+    n = a.shape[-1]
+    if math.prod(a.shape) == 0:
+        return jnp.zeros((*a.shape[:-2], 1, 1), dtype=bool)
+    eps = float(jnp.finfo(a.dtype).eps)
+    kappa = _one_norm(a) * _one_norm(jnp.linalg.inv(a))
+    return ~(kappa < 1.0 / (n * eps))
+
+
+Residuals = tuple[jax.Array, jax.Array, jax.Array]
+
+
+@_full_precision
+def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, Residuals]:
     dtype = a.dtype
-    a = a.astype(_working_dtype(dtype))
+    work = _working_dtype(dtype)
+    a = a if dtype == work else a.astype(work)
     y = _forward(a, options)
     if options.inverse:
         # B_0 = Z^T / ||Z||_F, as the core's inv_sqrtm_vjp.
@@ -94,12 +130,15 @@ def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, tuple[jax.Arr
         # B_0 = Y^T / sqrt(||A||_F), as the core's sqrtm_vjp (the paper's scaling).
         s = frobenius_norm(a, jnp)
         scale = jnp.sqrt(jnp.where(s > 0, s, jnp.ones_like(s)))
-    return y.astype(dtype), (y, scale)
+    # The singularity test's inverse only after the forward's own factorisations: XLA's CPU backend
+    # deadlocked at times (3 of 6 runs, measured) with two LAPACK calls in flight at once.
+    a_after, _ = lax.optimization_barrier((a, y))
+    return y.astype(dtype), (y, scale, _numerically_singular(a_after))
 
 
 @_full_precision
-def _root_bwd(options: _Options, residuals: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
-    y, scale = residuals
+def _root_bwd(options: _Options, residuals: Residuals, g: jax.Array) -> tuple[jax.Array]:
+    y, scale, singular = residuals
     out_dtype = g.dtype
     g = g.astype(y.dtype)
     if math.prod(y.shape) == 0:
@@ -111,21 +150,51 @@ def _root_bwd(options: _Options, residuals: tuple[jax.Array, jax.Array], g: jax.
         c = -(a_inv_t @ g @ a_inv_t)
     else:
         c = g
+    # A singular matrix has no derivative (it is infinite), and its equation
+    # would keep the whole batch's iteration from converging: solve I X + X I
+    # = 0 in its place and report NaN for it alone.
+    eye = jnp.eye(y.shape[-1], dtype=y.dtype)
+    b = jnp.where(singular, eye, yt / scale)
+    c = jnp.where(singular, jnp.zeros_like(c), c / scale)
     maxiter = DEFAULT_MAXITER if options.maxiter is None else int(options.maxiter)
     tol = default_tol(jnp, y.dtype) if options.tol is None else float(options.tol)
-    x, info = sign_iteration_on_device(yt / scale, c / scale, maxiter=maxiter, tol=tol)
+    x, info = sign_iteration_on_device(b, c, maxiter=maxiter, tol=tol)
     # No host to raise ConvergenceError from: a failed solve is NaN, which
     # cannot pass unnoticed.
-    x = jnp.where(info.converged, x, jnp.nan)
+    x = jnp.where(info.converged & ~singular, x, jnp.nan)
     return (x.astype(out_dtype),)
 
 
 _root.defvjp(_root_fwd, _root_bwd)
 
 
+_HALF_FLOATS = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+
+
 def _working_dtype(dtype: Any) -> Any:
     # As the core: float16 and bfloat16 are computed in float32.
-    return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else dtype
+    return jnp.dtype(jnp.float32) if jnp.dtype(dtype) in _HALF_FLOATS else jnp.dtype(dtype)
+
+
+def _input_dtype(dtype: Any, name: str) -> Any:
+    """The dtype ``A`` is passed to the root in; :class:`TypeError` for unsupported dtypes.
+
+    Integers become JAX's default float: float64 with ``jax_enable_x64``,
+    float32 otherwise.  float16, bfloat16, float32 and float64 are kept.
+    """
+    dtype = jnp.dtype(dtype)
+    where = f"matsqrt.jax.{name}: A"
+    if dtype == jnp.dtype(bool):
+        raise TypeError(f"{where} must be real floating or integer; got dtype bool")
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"{where} must be real floating or integer; got dtype {dtype} "
+                        "(complex matrices are not supported)")
+    if jnp.issubdtype(dtype, jnp.integer):
+        return jax.dtypes.canonicalize_dtype(jnp.float64)
+    if dtype in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64), *_HALF_FLOATS):
+        return dtype
+    raise TypeError(f"{where} has dtype {dtype}, which matsqrt does not compute with; supported are float16, "
+                    "bfloat16, float32, float64 and integers (convert with A.astype(jnp.float32))")
 
 
 class DeviceConvergence(NamedTuple):
@@ -147,7 +216,7 @@ def sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: f
 
     The stopping rule of :func:`matsqrt.lyapunov.sign_iteration`, tested on
     the device after every step inside a :func:`jax.lax.while_loop`: stop,
-    converged, when the worst RMS entry of ``B_k - I`` over the batch is at
+    converged, when the worst ``||B_k - I||_F`` over the batch is at
     most ``tol``, or one step after it was at most ``sqrt(tol / 2)`` (the
     quadratic regime); stop, not converged, at ``maxiter`` iterations or a
     non-finite residual.  ``tol = 0`` runs exactly ``maxiter`` steps, checking
@@ -169,7 +238,7 @@ def sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: f
         k, b, c, _, _, _, last_step = state
         b, c = sign_step(b, c)
         d = b - eye
-        residual = jnp.max(jnp.sqrt(jnp.sum(d * d, axis=(-2, -1)) / n**2))
+        residual = jnp.max(jnp.sqrt(jnp.sum(d * d, axis=(-2, -1))))
         finite = jnp.isfinite(residual)
         converged = finite & ((residual <= tol) | last_step)
         return k + 1, b, c, residual, converged | ~finite, converged, residual <= threshold
@@ -185,10 +254,15 @@ def _is_traced(a: jax.Array) -> bool:
 
 
 def _call(A: Any, options: _Options, check_finite: bool) -> jax.Array:
+    name = "inv_sqrtm" if options.inverse else "sqrtm"
     a = jnp.asarray(A)
-    if jnp.issubdtype(a.dtype, jnp.integer):
-        # Integers are differentiated as the default float dtype.
-        a = a.astype(jnp.result_type(float))
+    # Shapes are static, so these checks hold under jit too: the core's messages.
+    if a.ndim < 2:
+        raise ValueError(f"A must be at least 2-D of shape (..., n, n); got shape {tuple(a.shape)}")
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"A must be square in its last two axes; got shape {tuple(a.shape)}")
+    dtype = _input_dtype(a.dtype, name)
+    a = a if a.dtype == dtype else a.astype(dtype)
     if check_finite and not _is_traced(a):
         # Host-side checks only where the values exist; under jit they would
         # need a synchronisation that tracing forbids.
@@ -235,8 +309,20 @@ def sqrtm(
     Returns
     -------
     Y : jax.Array, shape (..., n, n)
-        Same dtype as ``A`` (float16 and bfloat16 computed in float32;
-        integers as the default float dtype).
+        float32 and float64 are kept; float16 and bfloat16 are computed in
+        float32 and returned in their own dtype; integers are computed and
+        returned in JAX's default float dtype: float64 with
+        ``jax_enable_x64``, float32 without (JAX's own rule for
+        ``int -> float``; the NumPy API always uses float64).
+
+    Raises
+    ------
+    ValueError
+        ``A`` not at least 2-D or not square (also under :func:`jax.jit`:
+        shapes are static); non-finite values (``check_finite``, eagerly only).
+    TypeError
+        Boolean or complex ``A`` (complex is not supported yet), or a dtype
+        not listed under Returns (the 8- and 4-bit floats).
 
     Notes
     -----
@@ -245,9 +331,23 @@ def sqrtm(
     computed ``Y``.  It matches finite differences of the forward only where
     the forward is accurate (``jax.test_util.check_grads`` needs e.g.
     ``method="mpa", degree=10`` on well-conditioned matrices; the paper's
-    degree 5 is about 1e-2 accurate at condition number 10).  An unconverged
-    Lyapunov iteration (singular ``A``) gives a NaN gradient instead of
-    :class:`matsqrt.ConvergenceError`.
+    degree 5 is about 1e-2 accurate at condition number 10).
+
+    At a singular ``A`` the derivative is infinite.  The gradient is NaN
+    there, for the affected batch entries only: for each matrix where
+    ``||A||_1 ||A^-1||_1 >= 1 / (n eps)`` (``eps`` of the working dtype;
+    for symmetric ``A``, a smallest eigenvalue below about ``n eps`` times
+    the largest), or where that estimate is not finite.  The test is one
+    inverse per matrix, on the device, made in the forward pass of a
+    differentiated call.  An unconverged Lyapunov iteration gives a NaN
+    gradient (for the whole batch, whose iteration it is) instead of
+    :class:`matsqrt.ConvergenceError`.  No exception can leave a traced
+    computation, so NaN is how both are reported.
+
+    Second derivatives (``jax.hessian``) differentiate the backward's
+    iteration in forward mode, through the forward's own derivative: with an
+    accurate forward (e.g. ``Matmul(tol=0, maxiter=16)`` at moderate
+    condition numbers) they are those of the exact square root.
 
     Examples
     --------
@@ -276,8 +376,8 @@ def inv_sqrtm(
 ) -> jax.Array:
     """Differentiable inverse principal square root ``A^(-1/2)`` of a batch of JAX arrays.
 
-    Parameters, returns and notes as :func:`sqrtm`; the backward solves
-    ``Z^T X + X Z^T = -A^-T G A^-T`` as :func:`matsqrt.inv_sqrtm_vjp`.
+    Parameters, returns, raises and notes as :func:`sqrtm`; the backward
+    solves ``Z^T X + X Z^T = -A^-T G A^-T`` as :func:`matsqrt.inv_sqrtm_vjp`.
     With ``check_finite`` a concrete ``A`` holding a zero matrix raises
     :class:`ValueError`.
 

@@ -23,12 +23,16 @@ from array_api_compat import array_namespace, is_numpy_namespace
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceError, ConvergenceInfo
-from ._fused import identity_minus, matmul, sign_c_block, squared_deviation
+from ._fused import frobenius_norm, identity_minus, matmul, sign_c_block, squared_deviation
 from ._validate import namespace_of, prepare
 
-__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER"]
+__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER",
+           "check_settings", "diverged", "newton_sign_iteration"]
 
 DEFAULT_MAXITER = 100
+DIVERGED = 1e3
+
+
 def default_tol(xp: Any, dtype: Any) -> float:
     """The default tolerance of the iterations: the dtype's machine epsilon.
 
@@ -46,10 +50,24 @@ def check_every(xp: Any) -> int:
 
 
 def distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
-    """Worst RMS entry of B - I over the batch (one host synchronisation)."""
-    n = b.shape[-1]
+    """Worst ``||B - I||_F`` over the batch (one host synchronisation).
+
+    The Frobenius norm bounds the spectral norm, so it bounds the distance of
+    the *worst* eigenvalue from 1; an average (RMS entry) would hide one
+    unconverged eigenvalue among ``n - 1`` converged ones.
+    """
     worst = float(xp.max(xp.sum(squared_deviation(b, xp, eye), axis=(-2, -1))))
-    return math.sqrt(worst) / n
+    return math.sqrt(worst)
+
+
+def diverged(residual: float, n: int) -> bool:
+    """Whether ``||B - I||_F`` (or NaN) means divergence rather than slow convergence.
+
+    While converging, every eigenvalue stays in (0, 1] and ``||B - I||_F <=
+    sqrt(n)``; a thousand times that is divergence (an eigenvalue outside the
+    region of convergence), and stopping there avoids overflow.
+    """
+    return not residual <= DIVERGED * math.sqrt(n)
 
 
 def sign_step(b: Any, c: Any, alpha: float = 1.0, eye: Any = None) -> tuple[Any, Any]:
@@ -105,12 +123,14 @@ def sign_iteration(
     real spectrum must lie in (0, 1], and ``lower`` is the assumed lower end.
     ``tol = 0`` runs exactly ``maxiter`` iterations without any convergence
     check (the paper's fixed-count setting).  Otherwise the iteration stops,
-    converged, when the RMS entry of ``B_k - I`` is at most ``tol``, or one
+    converged, when ``||B_k - I||_F`` is at most ``tol``, or one
     step after it is at most ``sqrt(tol / 2)``: the error of that step is then
     about ``1.5 e^2 <= tol`` in exact arithmetic, so what remains is the
     rounding floor (reported as the residual, which can exceed a ``tol`` set
-    below that floor).  At each check, ``||B_k - I||_F < 1`` also bounds the
-    smallest eigenvalue from below, which tightens ``lower``.
+    below that floor).  The distance is the Frobenius norm of ``B_k - I``
+    (:func:`distance_to_identity`), which bounds every eigenvalue's distance
+    from 1.  At each check, ``||B_k - I||_F < 1`` also bounds the smallest
+    eigenvalue from below, which tightens ``lower``.
     Returns ``X`` and a :class:`ConvergenceInfo`; never raises.
     """
     n = b.shape[-1]
@@ -133,12 +153,54 @@ def sign_iteration(
             # After the quadratic regime was reached one step ago, the residual
             # is at the rounding floor, which may exceed a very small tol.
             converged = math.isfinite(residual) and (residual <= tol or last_step)
-            # B_k stays bounded while converging; a large distance is divergence.
-            if converged or not residual <= 1e3:
+            if converged or diverged(residual, n):
                 break
             last_step = residual <= math.sqrt(tol / 2)
-            if lower is not None and residual * n < 1.0:
-                lower = max(lower, 1.0 - residual * n)
+            if lower is not None and residual < 1.0:
+                lower = max(lower, 1.0 - residual)
+    return 0.5 * c, ConvergenceInfo(iterations, residual, converged, tol)
+
+
+def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:
+    """Solve ``b X + X b = c`` for any ``b`` with spectrum in the open right half-plane.
+
+    The Newton iteration for the sign of ``[[B, C], [0, -B]]`` written on its
+    blocks, ``B <- (mu B + (mu B)^-1) / 2`` and
+    ``C <- (mu C + mu^-1 B^-1 C B^-1) / 2`` with the determinantal scaling
+    ``mu = |det B|^(-1/n)``, converges for every such ``B`` (the
+    product-only iteration of :func:`sign_iteration` needs the spectrum in
+    ``|1 - b^2| < 1``): one inverse and two products a step.  The principal
+    square root of any matrix has its spectrum there, so this solves the
+    backward of general matrices.  Stop rule as :func:`sign_iteration`, with
+    the quadratic regime entered at ``sqrt(tol)``.  Never raises.
+    """
+    from .denman_beavers import SCALE_UNTIL, determinant_scale, inverse
+
+    n = b.shape[-1]
+    eye = xp.eye(n, dtype=b.dtype, device=array_device(b))
+    every = check_every(xp)
+    residual = math.inf
+    converged = False
+    last_step = False
+    iterations = 0
+    while iterations < maxiter:
+        if iterations % every == 0 or last_step:
+            residual = distance_to_identity(b, eye, xp)
+            # Early iterates may be large (the scaled M + M^-1 of an ill-conditioned
+            # matrix): only a non-finite one means failure.
+            if not math.isfinite(residual):
+                break
+            if residual <= tol or last_step:
+                converged = True
+                break
+            last_step = residual <= math.sqrt(tol)
+        b_inv = inverse(b, xp)
+        if b_inv is None:
+            break
+        mu = determinant_scale(b, xp, 1) if residual > SCALE_UNTIL else 1.0
+        c = 0.5 * (mu * c + (b_inv @ c @ b_inv) / mu)
+        b = 0.5 * (mu * b + b_inv / mu)
+        iterations += 1
     return 0.5 * c, ConvergenceInfo(iterations, residual, converged, tol)
 
 
@@ -168,9 +230,8 @@ def solve_lyapunov(
     maxiter : int, optional
         Maximum number of iterations (default 100).
     tol : float, optional
-        Tolerance on the RMS entry of ``B_k - I`` (default
-        ``eps`` of the working dtype; see :func:`sign_iteration` for the
-        stop rule).  ``tol=0`` runs exactly ``maxiter`` iterations and
+        Tolerance on ``||B_k - I||_F`` (default ``eps`` of the working
+        dtype; see :func:`sign_iteration` for the stop rule).  ``tol=0`` runs exactly ``maxiter`` iterations and
         checks nothing.
     return_info : bool, default False
         Also return a :class:`ConvergenceInfo`.
@@ -222,18 +283,33 @@ def solve_lyapunov(
     work = xp.result_type(pb.array.dtype, pc.array.dtype)
     out_dtype = xp.result_type(pb.dtype, pc.dtype)
     bw, cw = xp.broadcast_arrays(xp.astype(pb.array, work), xp.astype(pc.array, work))
-    maxiter = DEFAULT_MAXITER if maxiter is None else int(maxiter)
-    tol = default_tol(xp, work) if tol is None else float(tol)
+    maxiter, tol = check_settings(xp, work, maxiter, tol)
     if math.prod(bw.shape) == 0:
         x = xp.zeros(bw.shape, dtype=out_dtype, device=array_device(bw))
         info = ConvergenceInfo(0, 0.0, True, tol)
         return (x, info) if return_info else x
-    norm = xp.sqrt(xp.sum(bw * bw, axis=(-2, -1), keepdims=True))
+    # Overflow- and underflow-safe (entries near 1e+-150 in float64).
+    norm = frobenius_norm(bw, xp)
     norm = xp.where(norm > 0, norm, xp.ones_like(norm))
     x, info = sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
     raise_if_not_converged(info, "solve_lyapunov", "B must have its spectrum in the open right half-plane")
     x = x if x.dtype == out_dtype else xp.astype(x, out_dtype)
     return (x, info) if return_info else x
+
+
+def check_settings(xp: Any, dtype: Any, maxiter: Any, tol: Any) -> tuple[int, float]:
+    """``(maxiter, tol)`` with the defaults filled in; :class:`ValueError` for invalid values.
+
+    ``maxiter`` must be a non-negative integer and ``tol`` a finite
+    non-negative number (``tol = 0``: a fixed number of iterations).
+    """
+    maxiter = DEFAULT_MAXITER if maxiter is None else maxiter
+    if isinstance(maxiter, bool) or not isinstance(maxiter, int | float) or maxiter != int(maxiter) or maxiter < 0:
+        raise ValueError(f"maxiter must be a non-negative integer; got {maxiter!r}")
+    tol = default_tol(xp, dtype) if tol is None else tol
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite non-negative number; got {tol!r}")
+    return int(maxiter), float(tol)
 
 
 def raise_if_not_converged(info: ConvergenceInfo, what: str, hint: str) -> None:

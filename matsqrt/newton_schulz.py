@@ -11,6 +11,15 @@ iteration (iSQRT-COV, Li et al. 2018; Higham, Functions of Matrices, 6.3);
 ``alpha_k`` from :func:`matsqrt.lyapunov.scaled_step` accelerates it.
 The eigenvalue sqrt(lambda / s) of the block matrix is what the sign
 iteration drives to 1, so the same schedules apply as in the Lyapunov solver.
+
+Which root: every iterate is a polynomial in U, and each eigenvalue t of U
+follows the scalar map t <- alpha^2 t (3 - alpha^2 t)^2 / 4.  For t in
+(0, 1] that map stays in (0, 1] and converges to 1 with x = sqrt(t) > 0, so
+for a spectrum in (0, 1] (symmetric positive definite U, or any U with real
+positive spectrum) the limit is the *principal* root.  For complex t it can
+converge to the other branch (measured: 6 of 1500 random matrices with right
+half-plane spectra), which is why :mod:`matsqrt._methods` verifies the result
+for input that is not symmetric.
 """
 
 from __future__ import annotations
@@ -21,15 +30,11 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceInfo
-from ._fused import identity_minus, matmul
-from .lyapunov import check_every, distance_to_identity, scaled_step
+from ._fused import identity_minus, matmul, squared_deviation
+from ._validate import _to_host
+from .lyapunov import check_every, diverged, scaled_step
 
-__all__ = ["coupled_newton_schulz"]
-
-# A converging iteration keeps the eigenvalues of T in (0, 1], so an RMS
-# distance from I this large means divergence (a negative or complex
-# eigenvalue); stopping there avoids overflow.
-DIVERGED = 1e3
+__all__ = ["coupled_newton_schulz", "shifted_roots"]
 
 
 def coupled_newton_schulz(
@@ -43,11 +48,14 @@ def coupled_newton_schulz(
     """Return ``(U^(1/2), U^(-1/2), info)`` for nonsingular ``U`` with spectrum in (0, 1].
 
     ``lower``: accelerated steps designed for ``sqrt(lambda(U))`` in
-    [lower, 1] (``None``: classical steps).  Convergence is measured by the
-    RMS entry of ``I - Z_k Y_k`` (free: ``T`` is formed anyway), which reaches
-    rounding level only when every eigenvalue has converged; it stops when
-    that is at most ``tol`` or one step after it is at most ``sqrt(tol / 2)``
-    (quadratic convergence).  It cannot converge for singular ``U``.
+    [lower, 1] (``None``: classical steps).  Convergence is measured by
+    ``||I - Z_k Y_k||_F`` (free: ``T`` is formed anyway), which bounds the
+    distance of every eigenvalue of ``T`` from 1; it stops when that is at
+    most ``tol``, or one step after it is at most ``sqrt(tol / 2)`` or twice
+    the rounding error of forming ``T``, ``eps ||Z_k||_F ||Y_k||_F``
+    (quadratic convergence: the exact error is then below ``tol``, or below
+    what rounding does to ``T``, which for an ill-conditioned ``U`` lies
+    above ``tol``).  It cannot converge for singular ``U``.
     ``tol = 0`` runs exactly ``maxiter`` steps without checks.  Host
     synchronisations happen only at checks, every :func:`check_every` steps;
     at a check, ``||I - T||_F < 1`` bounds the smallest ``x^2`` from below,
@@ -64,15 +72,15 @@ def coupled_newton_schulz(
     while iterations < maxiter:
         t = u if z is None else matmul(z, y, xp)
         if tol > 0 and (last_step or (iterations + 1) % every == 0 or iterations + 1 == maxiter):
-            residual = distance_to_identity(t, eye, xp)
-            if not residual <= DIVERGED:
+            residual, floor = _residual_and_floor(t, y, z, eye, xp)
+            if diverged(residual, n):
                 break
             if residual <= tol or last_step:
                 converged = True
                 break
-            last_step = residual <= math.sqrt(tol / 2)
-            if lower is not None and residual * n < 1.0:
-                lower = max(lower, math.sqrt(1.0 - residual * n))
+            last_step = residual <= max(math.sqrt(tol / 2), 2.0 * floor)
+            if lower is not None and residual < 1.0:
+                lower = max(lower, math.sqrt(1.0 - residual))
         alpha = 1.0
         if lower is not None:
             alpha, lower = scaled_step(lower)
@@ -83,3 +91,44 @@ def coupled_newton_schulz(
     if z is None:
         z = eye + 0.0 * u
     return y, z, ConvergenceInfo(iterations, residual, converged, tol)
+
+
+def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[float, float]:
+    """``||I - T||_F`` and ``eps ||Z||_F ||Y||_F`` (the rounding error of forming ``T = Z Y``), worst over
+    the batch, in one host synchronisation."""
+    eps = float(xp.finfo(t.dtype).eps)
+    dev = xp.sum(squared_deviation(t, xp, eye), axis=(-2, -1))
+    if z is None:
+        return math.sqrt(float(xp.max(dev))), 0.0
+    size = xp.sqrt(xp.sum(z * z, axis=(-2, -1)) * xp.sum(y * y, axis=(-2, -1)))
+    both = _to_host(xp.stack([xp.sqrt(xp.max(dev)), eps * xp.max(size)]))
+    return float(both[0]), float(both[1])
+
+
+def shifted_roots(
+    a: Any, s: Any, xp: Any, *, shift: float, maxiter: int, tol: float, lower: float | None
+) -> tuple[Any, Any, Any, ConvergenceInfo]:
+    """``(A^(1/2), Z, singular, info)`` by the iteration on ``U = (A / s + d I) / (1 + d)``.
+
+    ``d = shift`` (a few eps, a float or per-matrix ``(..., 1, 1)``): the shift keeps a singular positive
+    semi-definite ``A`` from stalling the iteration, and is removed to first
+    order, ``A^(1/2) = sqrt(s (1 + d)) (Y - (d / 2) Z) + O(d^2)``: below
+    rounding for condition numbers up to ``1 / eps``; a zero eigenvalue comes
+    out as ``sqrt(d s) / 2``, the size of what rounding does to it in an
+    eigendecomposition.  ``Z = (U)^(-1/2)`` (of the shifted ``U``).
+    ``singular`` flags, per matrix and without a host synchronisation, the
+    matrices whose smallest eigenvalue is at most about the shift
+    (``||Z||_F^2 >= 1 / (4 d)``): numerically singular ones, where the
+    square root has no derivative.  ``s`` (shape ``(..., 1, 1)``) must bound
+    the spectral radius of ``A``; a zero ``s`` is read as 1.
+    """
+    n = a.shape[-1]
+    eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    u = (a / safe + shift * eye) / (1.0 + shift)
+    y, z, info = coupled_newton_schulz(u, xp, maxiter=maxiter, tol=tol, lower=lower)
+    # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
+    value = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
+    # ||Z||_F^2 >= 1 / lambda_min(U) for the shifted U: at least 1 / d for a singular A.
+    singular = (xp.sum(z * z, axis=(-2, -1), keepdims=True) * (4.0 * shift) >= 1.0)[..., 0, 0]
+    return value, z, singular, info

@@ -7,7 +7,7 @@ from typing import Any
 
 from array_api_compat import device as array_device
 
-from ._coefficients import taylor_coefficients
+from ._coefficients import taylor_floats
 from ._fused import identity_minus, matmul
 from ._scaling import shift_by_scale
 
@@ -33,6 +33,6 @@ def mtp_root(a: Any, s: Any, power: Fraction, degree: int, xp: Any) -> Any:
     the paper uses ``||A||_F``.
     """
     x = shift_by_scale(a, s, xp)
-    coeffs = tuple(float(c) for c in taylor_coefficients(degree, power))
+    coeffs = taylor_floats(degree, power)
     y = polynomial(x, coeffs, xp)
     return y * xp.sqrt(s) if power > 0 else y / xp.sqrt(s)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import matsqrt
 from matsqrt.testing import spd_matrices
 
-from helpers import evaluation_amplification, rounding_unit, scalar_root
+from helpers import rounding_unit, scalar_root
 
 METHODS = st.sampled_from([("mpa", 1, 10), ("mtp", 1, 20)]).flatmap(
     lambda m: st.tuples(st.just(m[0]), st.integers(m[1], m[2]))
@@ -140,23 +140,18 @@ def test_batched_equals_looped(backend, case, method, power):
         np.testing.assert_allclose(batched[idx], single, rtol=0, atol=slack * np.abs(single).max())
 
 
-@given(n=st.integers(1, 8), seed=st.integers(0, 2**32 - 1), method=METHODS, power=st.sampled_from([0.5, -0.5]),
-       log_cond=st.floats(0, 4))
-def test_nonsymmetric_with_positive_spectrum(backend, n, seed, method, power, log_cond):
-    # A = V diag(lambda) V^-1: the method computes V diag(s^p r(1 - lambda/s)) V^-1.
+@given(n=st.integers(2, 8), seed=st.integers(0, 2**32 - 1), method=METHODS, power=st.sampled_from([0.5, -0.5]),
+       log_cond=st.floats(0.5, 4))
+def test_nonsymmetric_input_is_refused_by_the_series(backend, n, seed, method, power, log_cond):
+    # The series' error bound holds for symmetric input only (for non-normal
+    # input the result was measured 0.36 off); other input is refused, not
+    # approximated silently.
     name, degree = method
     rng = np.random.default_rng(seed)
     v = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
-    lam = np.logspace(0, -log_cond, n)
-    a = (v * lam) @ np.linalg.inv(v)
-    s = np.linalg.norm(a)
-    expected = (v * scalar_root(lam, s, name, degree, power)) @ np.linalg.inv(v)
-    got = backend.to_numpy(FUNCS[power](backend.asarray(a), name, degree=degree))
-    kv = np.linalg.cond(v)
-    amplification = np.max(evaluation_amplification(1 - lam / s, name, degree, power))
-    slack = 500 * n * EPS[np.float64] * kv**2 * amplification * (1 if power > 0 else 10**log_cond)
-    tol = slack * np.abs(expected).max()
-    np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+    a = (v * np.logspace(0, -log_cond, n)) @ np.linalg.inv(v)
+    with pytest.raises(ValueError, match="symmetric positive semi-definite input only"):
+        FUNCS[power](backend.asarray(a), name, degree=degree)
 
 
 @pytest.mark.parametrize("method", ["mtp", "mpa"])

@@ -1,10 +1,12 @@
 """matsqrt.jax: custom_vjp over the core, checked by check_grads, under jit and vmap, against NumPy."""
 
+import functools
 import re
 import sys
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 import matsqrt
 from matsqrt.lyapunov import sign_iteration
@@ -195,3 +197,243 @@ def test_float32_products_are_traced_in_full_precision():
         jaxpr = str(jax.make_jaxpr(jax.grad(lambda x, fn=fn: fn(x, "mpa").sum()))(a))
         dots = jaxpr.count("dot_general[")
         assert dots > 0 and len(re.findall(r"precision=\(Precision.HIGHEST, Precision.HIGHEST\)", jaxpr)) == dots
+
+
+# --- dtypes (S2, and bfloat16 in the primal, S3 of the JAX list) -------------
+
+JAX_DTYPE_NAMES = ["bool", "int2", "int4", "int8", "int16", "int32", "int64", "uint2", "uint4", "uint8", "uint16",
+                   "uint32", "uint64", "float4_e2m1fn", "float8_e3m4", "float8_e4m3", "float8_e4m3b11fnuz",
+                   "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
+                   "bfloat16", "float16", "float32", "float64", "complex64", "complex128"]
+# Accurate to rounding in float32 and float64 at these condition numbers, and jit-able.
+ACCURATE = matsqrt.Matmul(tol=0, maxiter=16)
+# [[2, 1], [1, 2]] = U diag(3, 1) U^T: its roots in closed form.
+SMALL_INTEGER_MATRIX = np.array([[2, 1], [1, 2]])
+_S3 = np.sqrt(3.0)
+EXACT_ROOTS = {
+    "sqrtm": np.array([[_S3 + 1, _S3 - 1], [_S3 - 1, _S3 + 1]]) / 2,
+    "inv_sqrtm": np.array([[1 / _S3 + 1, 1 / _S3 - 1], [1 / _S3 - 1, 1 / _S3 + 1]]) / 2,
+}
+
+
+@pytest.mark.parametrize("x64", [True, False], ids=["x64", "x32"])
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_integers_are_computed_in_float64_with_x64_and_float32_without(root, x64):
+    f = ROOTS[root][0]
+    with jax.enable_x64(x64):
+        a = jnp.asarray(SMALL_INTEGER_MATRIX)
+        assert jnp.issubdtype(a.dtype, jnp.integer)
+        for fn in (functools.partial(f, method=ACCURATE), jax.jit(functools.partial(f, method=ACCURATE))):
+            y = fn(a)
+            assert y.dtype == (jnp.float64 if x64 else jnp.float32)
+            tol = 4 * float(jnp.finfo(y.dtype).eps) * np.abs(EXACT_ROOTS[root]).max()
+            np.testing.assert_allclose(np.asarray(y, dtype=np.float64), EXACT_ROOTS[root], rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("name", [n for n in JAX_DTYPE_NAMES if hasattr(jnp, n)])
+def test_jax_every_dtype_is_computed_by_the_dtype_rules_or_refused(name, root):
+    f = ROOTS[root][0]
+    dtype = jnp.dtype(getattr(jnp, name))
+    # int2 holds -2 to 1 only: the identity there.
+    small = jnp.issubdtype(dtype, jnp.integer) and jnp.iinfo(dtype).max < 2
+    a = jnp.asarray(np.eye(2, dtype=int) if small else SMALL_INTEGER_MATRIX).astype(dtype)
+    if name in ("bfloat16", "float16", "float32", "float64") or jnp.issubdtype(dtype, jnp.integer):
+        y = f(a, ACCURATE)
+        expected_dtype = jnp.dtype(jnp.float64) if jnp.issubdtype(dtype, jnp.integer) else dtype
+        assert y.dtype == expected_dtype
+        expected = np.eye(2) if small else EXACT_ROOTS[root]
+        # A few ulps: float16 and bfloat16 are computed in float32, then rounded.
+        tol = 4 * float(jnp.finfo(expected_dtype).eps) * np.abs(expected).max()
+        np.testing.assert_allclose(np.asarray(y, dtype=np.float64), expected, rtol=0, atol=tol)
+    elif name == "bool":
+        with pytest.raises(TypeError, match=rf"matsqrt\.jax\.{root}: A must be real floating or integer; got "
+                                            "dtype bool"):
+            f(a)
+    elif name.startswith("complex"):
+        with pytest.raises(TypeError, match=rf"matsqrt\.jax\.{root}: .*{name}.*complex matrices are not supported"):
+            f(a)
+    else:
+        with pytest.raises(TypeError, match=rf"matsqrt\.jax\.{root}: A has dtype {name}, which matsqrt does not "
+                                            "compute with"):
+            f(a)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_jax_half_precision_forward_is_computed_in_float32_without_gradients(dtype, mode):
+    # The primal path (no differentiation) ran the LU in bfloat16, which XLA
+    # does not have: NotImplementedError.
+    def f(a):
+        return mj.sqrtm(a, degree=8), mj.inv_sqrtm(a, degree=8)
+
+    fn = jax.jit(f) if mode == "jit" else f
+    y, z = fn(jnp.asarray([[4.0, 0.0], [0.0, 9.0]], dtype=dtype))
+    assert y.dtype == z.dtype == jnp.dtype(dtype)
+    tol = 2 * float(jnp.finfo(dtype).eps)
+    np.testing.assert_allclose(np.asarray(y, dtype=np.float64), np.diag([2.0, 3.0]), rtol=tol, atol=0)
+    np.testing.assert_allclose(np.asarray(z, dtype=np.float64), np.diag([1 / 2, 1 / 3]), rtol=tol, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_jax_half_precision_gradient_is_computed_in_float32(dtype, mode):
+    grad = jax.grad(lambda a: mj.sqrtm(a, degree=8).sum())
+    fn = jax.jit(grad) if mode == "jit" else grad
+    g = fn(jnp.asarray([[4.0, 0.0], [0.0, 9.0]], dtype=dtype))
+    assert g.dtype == jnp.dtype(dtype)
+    # 1 / (sqrt(l_i) + sqrt(l_j)) for a diagonal A and G = ones.
+    expected = 1 / (np.array([2.0, 3.0])[:, None] + np.array([2.0, 3.0])[None, :])
+    np.testing.assert_allclose(np.asarray(g, dtype=np.float64), expected, rtol=2 * float(jnp.finfo(dtype).eps))
+
+
+# --- shapes (S4 of the JAX list) ---------------------------------------------
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_shapes_are_checked_with_the_core_messages(root, jit):
+    f = ROOTS[root][0]
+    fn = jax.jit(f) if jit else f
+    with pytest.raises(ValueError, match=re.escape("A must be at least 2-D of shape (..., n, n); got shape (3,)")):
+        fn(jnp.ones(3))
+    with pytest.raises(ValueError, match=re.escape("A must be at least 2-D of shape (..., n, n); got shape ()")):
+        fn(jnp.ones(()))
+    with pytest.raises(ValueError, match=re.escape("A must be square in its last two axes; got shape (4, 2, 3)")):
+        fn(jnp.ones((4, 2, 3)))
+
+
+# --- second derivatives ------------------------------------------------------
+
+def exact_gradient(a, g_of_root, inverse=False):
+    """dL/dA for L with dL/dY = g_of_root(Y), from scipy alone (no matsqrt).
+
+    ``Y = sqrtm(A)``; ``Y^T X + X Y^T = dL/dY`` is the unconstrained gradient
+    (for the inverse root ``Z = Y^-1``: ``dL/dY = -Z^T (dL/dZ) Z^T``).
+    """
+    y = np.real(scipy.linalg.sqrtm(a))
+    if inverse:
+        z = np.linalg.inv(y)
+        g = -z.T @ g_of_root(z) @ z.T
+    else:
+        g = g_of_root(y)
+    return scipy.linalg.solve_sylvester(y.T, y.T, g)
+
+
+def central_differences(grad, a, h=1e-5):
+    """d grad(A) / dA by central differences: [i, j, k, l] = d grad_ij / d A_kl."""
+    n = a.shape[-1]
+    out = np.zeros((n, n, n, n))
+    for k in range(n):
+        for m in range(n):
+            e = np.zeros((n, n))
+            e[k, m] = h
+            out[:, :, k, m] = (np.asarray(grad(a + e)) - np.asarray(grad(a - e))) / (2 * h)
+    return out
+
+
+def corner_squared_gradient(y):
+    """dL/dY for L = Y[0, 0]^2."""
+    g = np.zeros_like(y)
+    g[0, 0] = 2 * y[0, 0]
+    return g
+
+
+WELL_CONDITIONED = np.array([[2.0, 0.5], [0.5, 1.0]])
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_hessian_of_the_default_method_matches_finite_differences_of_its_gradient(root):
+    f = ROOTS[root][0]
+
+    def loss(x):
+        return f(x)[0, 0] ** 2
+
+    a = jnp.asarray(WELL_CONDITIONED)
+    hessian = np.asarray(jax.hessian(loss)(a))
+    expected = central_differences(jax.jit(jax.grad(loss)), WELL_CONDITIONED)
+    assert np.abs(expected).max() > 1e-2
+    # Central differences: truncation ~h^2 = 1e-10, rounding ~eps / h = 1e-11.
+    np.testing.assert_allclose(hessian, expected, rtol=0, atol=1e-8 * np.abs(expected).max())
+    np.testing.assert_allclose(np.asarray(jax.jit(jax.hessian(loss))(a)), hessian, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_hessian_of_an_accurate_method_matches_the_exact_second_derivative(root):
+    # A fixed-count Matmul runs under jit and is accurate to rounding here: the
+    # Hessian is that of the exact root, checked against scipy.
+    f = ROOTS[root][0]
+    a = jnp.asarray(WELL_CONDITIONED)
+    hessian = np.asarray(jax.hessian(lambda x: f(x, ACCURATE)[0, 0] ** 2)(a))
+    expected = central_differences(
+        lambda x: exact_gradient(x, corner_squared_gradient, inverse=root == "inv_sqrtm"), WELL_CONDITIONED)
+    assert np.abs(expected).max() > 1e-2
+    np.testing.assert_allclose(hessian, expected, rtol=0, atol=1e-8 * np.abs(expected).max())
+
+
+# --- singular matrices (S5) --------------------------------------------------
+
+def rank_deficient_wishart(seed=3, n=5, rank=3):
+    x = np.random.default_rng(seed).standard_normal((n, rank))
+    return x @ x.T
+
+
+def spd_with_condition(seed=11, n=8, condition=1e6):
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))[0]
+    return (q * np.logspace(0, -np.log10(condition), n)) @ q.T
+
+
+SINGULAR_METHODS = {"default": {}, "mpa": dict(method="mpa"), "mtp": dict(method="mtp"),
+                    "matmul-16": dict(method=ACCURATE)}
+
+
+@pytest.mark.parametrize("method", SINGULAR_METHODS)
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_gradient_at_a_singular_matrix_is_nan_not_finite(root, method):
+    # The derivative is infinite there; it was a finite 6.7e7 (matmul) or 5.5 (mpa).
+    f = ROOTS[root][0]
+    options = SINGULAR_METHODS[method]
+    grad = jax.jit(jax.grad(lambda x: f(x, **options).sum()))
+    for a in (np.diag([1.0, 0.0]), np.diag([1.0, 1e-17]), rank_deficient_wishart()):
+        assert np.isnan(np.asarray(grad(jnp.asarray(a)))).all()
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_jax_only_the_singular_batch_entries_get_nan(root):
+    f, f_vjp = ROOTS[root]
+    healthy = spd_batch(seed=2, batch=(2,), n=2)
+    a = np.stack([healthy[0], np.diag([1.0, 0.0]), healthy[1]])
+    grad = np.asarray(jax.jit(jax.grad(lambda x: f(x, degree=10).sum()))(jnp.asarray(a)))
+    assert np.isnan(grad[1]).all()
+    expected = f_vjp(healthy, "mpa", degree=10)[1](np.ones_like(healthy))
+    np.testing.assert_allclose(grad[[0, 2]], expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+def test_jax_gradient_near_but_not_at_a_singular_matrix_is_the_exact_one():
+    # diag(1, 1e-3): Daleckii-Krein, G = ones: dL/dA_ij = 1 / (sqrt(l_i) + sqrt(l_j)).
+    lam = np.array([1.0, 1e-3])
+    a = jnp.asarray(np.diag(lam))
+
+    def daleckii_krein(roots):
+        return 1 / (roots[:, None] + roots[None, :])
+
+    grad = np.asarray(jax.jit(jax.grad(lambda x: mj.sqrtm(x, ACCURATE).sum()))(a))
+    np.testing.assert_allclose(grad, daleckii_krein(np.sqrt(lam)), rtol=1e-12)
+    # The default degree-5 Padé is inaccurate at condition number 1e3, but its
+    # gradient is finite and exactly the derivative at the root it computed.
+    y, pullback = jax.vjp(mj.sqrtm, a)
+    grad = np.asarray(pullback(jnp.ones_like(y))[0])
+    assert np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, daleckii_krein(np.diag(np.asarray(y))), rtol=1e-12)
+
+
+def test_jax_numerical_singularity_flags_singular_matrices_and_only_those():
+    flagged = [np.diag([1.0, 0.0]), np.diag([1.0, 1e-17]), rank_deficient_wishart(), np.zeros((3, 3))]
+    kept = [np.diag([1.0, 1e-3]), spd_with_condition(), np.eye(4)]
+    assert np.linalg.cond(kept[1]) == pytest.approx(1e6, rel=1e-6)
+    for a in flagged:
+        assert bool(jax.jit(mj._numerically_singular)(jnp.asarray(a)).all())
+    for a in kept:
+        assert not bool(jax.jit(mj._numerically_singular)(jnp.asarray(a)).any())
+    # Batched, under vmap too.
+    batch = jnp.asarray(np.stack([np.diag([1.0, 0.0]), np.diag([1.0, 1e-3])]))
+    assert np.asarray(jax.vmap(mj._numerically_singular)(batch)).ravel().tolist() == [True, False]

@@ -9,6 +9,8 @@ cluster) and are only shown.
 
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,4 +31,9 @@ def test_readme_script_runs(script):
     for module in sorted(set(re.findall(r"^(?:import|from) (\w+)", script, flags=re.M))):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed")
-    exec(compile(script, str(README), "exec"), {"__name__": "readme"})
+    # A fresh interpreter per script, as a user runs it: frameworks loaded by other tests must
+    # not share the process (PyTorch's OpenMP pool and OpenBLAS calls from JAX's threads
+    # deadlocked in one process here, measured; OMP_NUM_THREADS=1 avoided it).
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=README.parent)
+    assert done.returncode == 0, done.stderr[-4000:]

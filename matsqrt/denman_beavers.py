@@ -1,0 +1,108 @@
+"""Scaled Denman-Beavers iteration (product form) for general matrices.
+
+With M_0 = Y_0 = A and Z_0 = I, each step computes mu_k = |det M_k|^(-1/(2n))
+and
+
+    W = (I + mu^-2 M_k^-1) / 2,   Y_{k+1} = mu Y_k W,   Z_{k+1} = mu Z_k W,
+    M_{k+1} = (I + (mu^2 M_k + mu^-2 M_k^-1) / 2) / 2,
+
+one inverse and two products a step.  Y_k -> A^(1/2) and Z_k -> A^(-1/2), the
+*principal* roots, for every matrix with no eigenvalue on the closed negative
+real axis, with quadratic convergence once M_k is near I (Higham, Functions of
+Matrices, 2008, sections 6.3-6.5: the product form is numerically stable, and
+the determinantal scaling shortens the initial phase).  Real input stays real:
+complex conjugate eigenvalue pairs are fine; a negative real eigenvalue
+(whose principal root is complex) or a singular matrix makes it fail to
+converge, which is reported, never a wrong root.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from array_api_compat import device as array_device
+
+from ._errors import ConvergenceInfo
+from .lyapunov import check_every, distance_to_identity
+
+__all__ = ["denman_beavers", "determinant_scale", "inverse", "SCALE_UNTIL"]
+
+# Determinantal scaling is switched off once ||M_k - I||_F is below this:
+# near convergence it no longer shortens anything and only adds rounding.
+SCALE_UNTIL = 1e-2
+
+
+def determinant_scale(m: Any, xp: Any, root: int) -> Any:
+    """``|det M|^(-1/(root n))`` per matrix, shape ``(..., 1, 1)``; 1 where it is not finite.
+
+    From the log-determinant, so it neither overflows nor underflows.
+    """
+    n = m.shape[-1]
+    _, logabsdet = xp.linalg.slogdet(m)
+    mu = xp.exp(-logabsdet / (root * n))
+    mu = xp.where(xp.isfinite(mu) & (mu > 0), mu, xp.ones_like(mu))
+    return mu[..., None, None]
+
+
+def inverse(m: Any, xp: Any) -> Any:
+    """``m^-1``, or ``None`` when some matrix of the batch is exactly singular.
+
+    NumPy and PyTorch raise for the whole batch (LinAlgError, RuntimeError);
+    other libraries return non-finite entries, which the iterations' checks
+    catch.  Either way the iteration stops unconverged.
+    """
+    try:
+        return xp.linalg.inv(m)
+    except (ArithmeticError, RuntimeError, ValueError) as exc:
+        if "singular" in str(exc).lower() or type(exc).__name__ == "LinAlgError":
+            return None
+        raise
+
+
+def denman_beavers(a: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo]:
+    """``(A^(1/2), A^(-1/2), info)`` for a general nonsingular ``A``.
+
+    ``A`` should be scaled to a moderate norm (the caller divides by its
+    Frobenius norm).  Stops, converged, when ``||M_k - I||_F <= tol`` or one
+    step after it was at most ``sqrt(tol)`` (then the exact error is below
+    ``tol / 4`` and what remains is rounding); stops, not converged, at
+    ``maxiter`` steps or on a non-finite ``M_k``.  Host
+    synchronisations only at checks (every :func:`check_every` steps).
+    """
+    n = a.shape[-1]
+    eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
+    every = check_every(xp)
+    m, y, z = a, a, None
+    residual = math.inf
+    converged = False
+    last_step = False
+    iterations = 0
+    while iterations < maxiter:
+        if iterations % every == 0 or last_step:
+            residual = distance_to_identity(m, eye, xp)
+            # Early iterates may be large (the scaled M + M^-1 of an ill-conditioned
+            # matrix): only a non-finite one means failure.
+            if not math.isfinite(residual):
+                break
+            if residual <= tol or last_step:
+                converged = True
+                break
+            last_step = residual <= math.sqrt(tol)
+        m_inv = inverse(m, xp)
+        if m_inv is None:
+            break
+        if residual > SCALE_UNTIL:
+            mu = determinant_scale(m, xp, 2)
+            m_inv = m_inv / (mu * mu)
+            m = 0.5 * eye + 0.25 * (mu * mu * m + m_inv)
+        else:
+            mu = 1.0
+            m = 0.5 * eye + 0.25 * (m + m_inv)
+        w = 0.5 * mu * (eye + m_inv)
+        y = y @ w
+        z = w if z is None else z @ w
+        iterations += 1
+    if z is None:
+        z = eye + 0.0 * a
+    return y, z, ConvergenceInfo(iterations, residual, converged, tol)
