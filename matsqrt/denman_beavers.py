@@ -19,6 +19,7 @@ converge, which is reported, never a wrong root.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from array_api_compat import device as array_device
@@ -26,7 +27,7 @@ from array_api_compat import device as array_device
 from ._errors import ConvergenceInfo
 from .lyapunov import check_every, distance_to_identity
 
-__all__ = ["denman_beavers", "determinant_scale", "inverse", "SCALE_UNTIL"]
+__all__ = ["denman_beavers", "determinant_scale", "inverse", "iterate_to_identity", "SCALE_UNTIL"]
 
 # Determinantal scaling is switched off once ||M_k - I||_F is below this:
 # near convergence it no longer shortens anything and only adds rounding.
@@ -60,20 +61,24 @@ def inverse(m: Any, xp: Any) -> Any:
         raise
 
 
-def denman_beavers(a: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo]:
-    """``(A^(1/2), A^(-1/2), info)`` for a general nonsingular ``A``.
+def iterate_to_identity(m: Any, step: Callable[[Any, Any, bool], Any], xp: Any, *, maxiter: int, tol: float
+                        ) -> ConvergenceInfo:
+    """Run ``m <- step(m, m^-1, scaled)`` until ``m`` reaches I: the loop of the Newton-type iterations.
 
-    ``A`` should be scaled to a moderate norm (the caller divides by its
-    Frobenius norm).  Stops, converged, when ``||M_k - I||_F <= tol`` or one
-    step after it was at most ``sqrt(tol)`` (then the exact error is below
-    ``tol / 4`` and what remains is rounding); stops, not converged, at
-    ``maxiter`` steps or on a non-finite ``M_k``.  Host
+    Shared by :func:`denman_beavers` and
+    :func:`matsqrt.lyapunov.newton_sign_iteration` (their ``step`` updates
+    the other iterates as a side effect).  ``scaled`` is whether
+    determinantal scaling is still on (``||m - I||_F > SCALE_UNTIL``).
+    Stops, converged, when ``||m - I||_F <= tol`` or one step after it was at
+    most ``sqrt(tol)`` (quadratic convergence: the exact error is then below
+    about ``tol / 4``, what remains is rounding); stops, not converged, at
+    ``maxiter`` steps, on a non-finite ``m`` or an exactly singular one.
+    Early iterates may be large (the scaled ``M + M^-1`` of an
+    ill-conditioned matrix), so size alone is not failure.  Host
     synchronisations only at checks (every :func:`check_every` steps).
     """
-    n = a.shape[-1]
-    eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
+    eye = xp.eye(m.shape[-1], dtype=m.dtype, device=array_device(m))
     every = check_every(xp)
-    m, y, z = a, a, None
     residual = math.inf
     converged = False
     last_step = False
@@ -81,8 +86,6 @@ def denman_beavers(a: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, A
     while iterations < maxiter:
         if iterations % every == 0 or last_step:
             residual = distance_to_identity(m, eye, xp)
-            # Early iterates may be large (the scaled M + M^-1 of an ill-conditioned
-            # matrix): only a non-finite one means failure.
             if not math.isfinite(residual):
                 break
             if residual <= tol or last_step:
@@ -92,17 +95,28 @@ def denman_beavers(a: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, A
         m_inv = inverse(m, xp)
         if m_inv is None:
             break
-        if residual > SCALE_UNTIL:
-            mu = determinant_scale(m, xp, 2)
-            m_inv = m_inv / (mu * mu)
-            m = 0.5 * eye + 0.25 * (mu * mu * m + m_inv)
-        else:
-            mu = 1.0
-            m = 0.5 * eye + 0.25 * (m + m_inv)
-        w = 0.5 * mu * (eye + m_inv)
-        y = y @ w
-        z = w if z is None else z @ w
+        m = step(m, m_inv, residual > SCALE_UNTIL)
         iterations += 1
-    if z is None:
-        z = eye + 0.0 * a
-    return y, z, ConvergenceInfo(iterations, residual, converged, tol)
+    return ConvergenceInfo(iterations, residual, converged, tol)
+
+
+def denman_beavers(a: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo]:
+    """``(A^(1/2), A^(-1/2), info)`` for a general nonsingular ``A``.
+
+    ``A`` should be scaled to a moderate norm (the caller divides by its
+    Frobenius norm).  Stop rule: :func:`iterate_to_identity` on ``M_k``.
+    """
+    eye = xp.eye(a.shape[-1], dtype=a.dtype, device=array_device(a))
+    roots = {"y": a, "z": None}
+
+    def step(m, m_inv, scaled):
+        mu = determinant_scale(m, xp, 2) if scaled else 1.0
+        m_inv = m_inv / (mu * mu)
+        w = 0.5 * mu * (eye + m_inv)
+        roots["y"] = roots["y"] @ w
+        roots["z"] = w if roots["z"] is None else roots["z"] @ w
+        return 0.5 * eye + 0.25 * (mu * mu * m + m_inv)
+
+    info = iterate_to_identity(a, step, xp, maxiter=maxiter, tol=tol)
+    z = eye + 0.0 * a if roots["z"] is None else roots["z"]
+    return roots["y"], z, info

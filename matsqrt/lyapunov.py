@@ -174,34 +174,17 @@ def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) 
     backward of general matrices.  Stop rule as :func:`sign_iteration`, with
     the quadratic regime entered at ``sqrt(tol)``.  Never raises.
     """
-    from .denman_beavers import SCALE_UNTIL, determinant_scale, inverse
+    from .denman_beavers import determinant_scale, iterate_to_identity
 
-    n = b.shape[-1]
-    eye = xp.eye(n, dtype=b.dtype, device=array_device(b))
-    every = check_every(xp)
-    residual = math.inf
-    converged = False
-    last_step = False
-    iterations = 0
-    while iterations < maxiter:
-        if iterations % every == 0 or last_step:
-            residual = distance_to_identity(b, eye, xp)
-            # Early iterates may be large (the scaled M + M^-1 of an ill-conditioned
-            # matrix): only a non-finite one means failure.
-            if not math.isfinite(residual):
-                break
-            if residual <= tol or last_step:
-                converged = True
-                break
-            last_step = residual <= math.sqrt(tol)
-        b_inv = inverse(b, xp)
-        if b_inv is None:
-            break
-        mu = determinant_scale(b, xp, 1) if residual > SCALE_UNTIL else 1.0
-        c = 0.5 * (mu * c + (b_inv @ c @ b_inv) / mu)
-        b = 0.5 * (mu * b + b_inv / mu)
-        iterations += 1
-    return 0.5 * c, ConvergenceInfo(iterations, residual, converged, tol)
+    blocks = {"c": c}
+
+    def step(b, b_inv, scaled):
+        mu = determinant_scale(b, xp, 1) if scaled else 1.0
+        blocks["c"] = 0.5 * (mu * blocks["c"] + (b_inv @ blocks["c"] @ b_inv) / mu)
+        return 0.5 * (mu * b + b_inv / mu)
+
+    info = iterate_to_identity(b, step, xp, maxiter=maxiter, tol=tol)
+    return 0.5 * blocks["c"], info
 
 
 def solve_lyapunov(
