@@ -273,6 +273,8 @@ def _raise_products_failure(info: ConvergenceInfo, a: Any, xp: Any, symmetric: b
         raise ValueError(f"A has a negative eigenvalue{where} (method {method!r} diverged): it is not positive "
                          "semi-definite, so its principal square root is not real")
     if not symmetric:
+        if not math.isfinite(info.residual):
+            _raise_if_not_finite(a, xp)
         # Outside the region where its convergence is proven: a refusal, not a statement about A.
         raise ValueError(f"method {method!r} did not converge for this non-symmetric A (residual "
                          f"{info.residual:.3g} after {info.iterations} iterations): its iteration is guaranteed only "
@@ -510,12 +512,19 @@ class DB:
         return Root(value, info, backward)
 
 
+def _raise_if_not_finite(a: Any, xp: Any) -> None:
+    """:class:`ValueError` for non-finite input that reached a method (``check_finite=False``)."""
+    _raise_if(~xp.all(xp.isfinite(a), axis=(-2, -1)),
+              "A contains NaN or infinity{where} (check_finite=False skipped the check): no root was computed")
+
+
 def _explain_db_failure(a: Any, xp: Any, info: ConvergenceInfo) -> None:
     """Say why the Denman-Beavers iteration failed (error path: the eigenvalues on the host)."""
     import numpy as np
 
     from ._validate import _to_host
 
+    _raise_if_not_finite(a, xp)
     host = np.asarray(_to_host(a), dtype=np.float64)
     lam = np.linalg.eigvals(host)
     scale = np.max(np.abs(lam), axis=-1, keepdims=True)
@@ -551,6 +560,7 @@ class Schur:
 
         if not is_numpy_namespace(xp):
             raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
+        _raise_if_not_finite(a, xp)
         with np.errstate(all="ignore"):
             y = np.asarray(scipy.linalg.sqrtm(np.asarray(a)))
         if np.iscomplexobj(y):

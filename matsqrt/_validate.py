@@ -152,15 +152,16 @@ def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, clas
     # One host synchronisation for both checks: a code per matrix, 2 for
     # non-finite, 1 for non-symmetric.  A non-finite matrix makes the
     # symmetry test false (NaN comparisons), and raises anyway.
-    finite = xp.all(xp.isfinite(array), axis=(-2, -1)) if check_finite else None
+    # Classifying needs finite input too (NaN is no class): checked whenever the sync happens.
+    finite = xp.all(xp.isfinite(array), axis=(-2, -1))
     symmetric = symmetric_flags(array, xp) if classify else None
     code = xp.zeros(array.shape[:-2], dtype=xp.int8, device=array_device(array))
-    if finite is not None:
-        code = code + 2 * xp.astype(~finite, xp.int8)
+    code = code + 2 * xp.astype(~finite, xp.int8)
     if symmetric is not None:
         code = code + xp.astype(~symmetric, xp.int8)
     worst = int(xp.max(code))
     if worst >= 2:
         where = batch_indices(~finite, tuple(array.shape[:-2]))
-        raise ValueError(f"{name} must not contain NaN or infinity{where} (check_finite=False skips this check)")
+        skip = " (check_finite=False skips this check where no input class is needed)"
+        raise ValueError(f"{name} must not contain NaN or infinity{where}{skip}")
     return Prepared(array, dtype, empty, (worst == 0) if classify else None)
