@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace, is_torch_namespace
+from array_api_compat import device as array_device
 
 from ._classify import symmetric_flags
 from ._errors import ConvergenceInfo
@@ -80,14 +81,14 @@ def positive_definite(m: Any, xp: Any) -> Any:
                 flags.append(bool(xp.all(xp.isfinite(xp.linalg.cholesky(flat[i, ...])))))
             except Exception:
                 flags.append(False)
-        return xp.reshape(xp.asarray(flags, device=getattr(m, "device", None)), m.shape[:-2])
+        return xp.reshape(xp.asarray(flags, device=array_device(m)), m.shape[:-2])
 
 
 def _shifted_identity(a: Any, xp: Any, factor: float) -> Any:
     """``A + factor n eps ||A||_F I`` (the zero matrix is shifted by ``factor n eps``)."""
     n = a.shape[-1]
     eps = float(xp.finfo(a.dtype).eps)
-    eye = xp.eye(n, dtype=a.dtype, device=getattr(a, "device", None))
+    eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
     norm = frobenius_norm(a, xp)
     return a + (factor * n * eps) * xp.where(norm > 0, norm, xp.ones_like(norm)) * eye
 
@@ -299,7 +300,7 @@ def _rounding_shift(a: Any, s: Any, shift: float, xp: Any) -> Any:
     eps = float(xp.finfo(a.dtype).eps)
     if not bool(xp.all(positive_definite(_shifted_identity(a, xp, 1.0), xp))):
         return None
-    eye = xp.eye(n, dtype=a.dtype, device=getattr(a, "device", None))
+    eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
     # Positive definite with a margin of n eps: the small shift suffices (rounding during the
     # iteration, not only in A, pushed the others below zero).
     fine = positive_definite(a / s - (n * eps) * eye, xp)[..., None, None]
@@ -479,7 +480,7 @@ class DB:
         zero = ~(s > 0)
         safe = xp.where(zero, xp.ones_like(s), s)
         # A zero matrix iterates as I (its square root is zero, its inverse root NaN).
-        eye = xp.eye(a.shape[-1], dtype=a.dtype, device=getattr(a, "device", None))
+        eye = xp.eye(a.shape[-1], dtype=a.dtype, device=array_device(a))
         # (arithmetic rather than where() on the matrices: it keeps array subclasses, such as the
         # benchmark's product counter)
         flag = xp.astype(zero, a.dtype)

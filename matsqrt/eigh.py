@@ -41,7 +41,8 @@ def eigh_root(a: Any, power: Fraction, xp: Any) -> tuple[Any, Any, Any]:
     worst = int(xp.max(code)) if code.ndim else int(code)
     batch = tuple(a.shape[:-2])
     if worst >= 2:
-        worst_lam = xp.min(lam / xp.where(floor > 0, floor, xp.ones_like(floor)) * (n * eps))
+        largest = xp.max(xp.abs(lam), axis=-1, keepdims=True)
+        worst_lam = xp.min(lam / xp.where(largest > 0, largest, xp.ones_like(largest)))
         raise ValueError(
             f"A has a negative eigenvalue{batch_indices(negative, batch)}: it is not positive semi-definite "
             f"(smallest eigenvalue {float(worst_lam):.3g} times the largest modulus), so its principal square "

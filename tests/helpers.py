@@ -136,3 +136,30 @@ def frechet_fd(f, a: np.ndarray, g: np.ndarray, h: float = 1e-6) -> np.ndarray:
         e[idx] = h
         grad[idx] = (np.sum(g * f(a + e)) - np.sum(g * f(a - e))) / (2 * h)
     return grad
+
+
+def exact_gradient(a, g_of_root, inverse=False):
+    """dL/dA for L with dL/dY = g_of_root(Y), from scipy alone (no matsqrt).
+
+    ``Y = sqrtm(A)``; ``Y^T X + X Y^T = dL/dY`` is the unconstrained gradient
+    (for the inverse root ``Z = Y^-1``: ``dL/dY = -Z^T (dL/dZ) Z^T``).
+    """
+    y = np.real(scipy.linalg.sqrtm(a))
+    if inverse:
+        z = np.linalg.inv(y)
+        g = -z.T @ g_of_root(z) @ z.T
+    else:
+        g = g_of_root(y)
+    return scipy.linalg.solve_sylvester(y.T, y.T, g)
+
+
+def central_differences(grad, a, h=1e-5):
+    """d grad(A) / dA by central differences: shape (n, n, n, n), [i, j, k, l] = d grad_ij / d A_kl."""
+    n = a.shape[-1]
+    out = np.zeros((n, n, n, n))
+    for k in range(n):
+        for m in range(n):
+            e = np.zeros((n, n))
+            e[k, m] = h
+            out[:, :, k, m] = (np.asarray(grad(a + e)) - np.asarray(grad(a - e))) / (2 * h)
+    return out
