@@ -12,7 +12,7 @@ from array_api_compat import device as array_device
 from ._chunks import chunked_forward
 from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
-from ._methods import Auto, Eigh, Method, Root, configure
+from ._methods import MPA, MTP, Auto, Eigh, Method, Root, configure, raise_outside_series_domain, series_domain
 from ._scaling import frobenius_norm
 from ._validate import Prepared, batch_indices, namespace_of, prepare
 from .eigh import symmetric_part
@@ -42,9 +42,13 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
     # The input class is decided here, once (one host synchronisation, shared
     # with the finiteness check); eigh and auto need it even without checks.
     classify = check_finite or isinstance(config, Auto | Eigh)
-    prepared = prepare(a, xp, check_finite=check_finite, classify=classify)
+    series = isinstance(config, MPA | MTP) and check_finite
+    domain = functools.partial(series_domain, xp=xp) if series else None
+    prepared = prepare(a, xp, check_finite=check_finite, classify=classify, domain=domain)
     if prepared.empty:
         return xp, prepared, None
+    if prepared.outside:
+        raise_outside_series_domain(prepared.array, xp, type(config).__name__.lower())
     if power < 0 and check_finite:
         # One host synchronisation; a zero matrix has no inverse square root.
         zero = ~(frobenius_norm(prepared.array, xp)[..., 0, 0] > 0)

@@ -34,7 +34,7 @@ from .pade import mpa_root
 from .taylor import mtp_root
 
 __all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "DB", "Schur", "Auto", "METHODS", "Method", "Root", "configure",
-           "positive_definite"]
+           "positive_definite", "series_domain", "raise_outside_series_domain"]
 
 _SCALES = ("fro", "spectral")
 Backward = Callable[[Any, "int | None", "float | None"], "tuple[Any, ConvergenceInfo]"]
@@ -147,22 +147,29 @@ def _check_iteration(tol: Any, maxiter: Any) -> None:
         raise ValueError(f"maxiter must be a positive integer; got {maxiter!r}")
 
 
-def _series_domain(a: Any, xp: Any, symmetric: bool | None, name: str) -> None:
-    """The paper's series are defined for symmetric positive semi-definite input only.
+def series_domain(a: Any, xp: Any) -> Any:
+    """Per matrix: inside the domain of the paper's series, symmetric positive semi-definite to rounding.
 
-    Refuse other input (one host synchronisation, with ``check_finite``):
-    non-symmetric matrices, and symmetric ones with an eigenvalue below about
-    ``-n eps ||A||_F`` (a Cholesky factorisation of ``A + n eps ||A||_F I``
-    fails).  Outside that domain the series return a plausible-looking matrix
-    that is no square root of ``A``.
+    Symmetric to rounding (:func:`matsqrt._classify.symmetric_flags`) and a
+    Cholesky factorisation of ``A + n eps ||A||_F I`` succeeds (no eigenvalue
+    below about ``-n eps ||A||_F``, the band eigh reads as zero).  Outside
+    it the series return a plausible-looking matrix that is no square root
+    of ``A``.  Computed inside the boundary's one host synchronisation
+    (:func:`matsqrt._validate.prepare`).
     """
-    if symmetric is False:
+    return symmetric_flags(a, xp) & positive_definite(_shifted_identity(symmetric_part(a, xp), xp, 1.0), xp)
+
+
+def raise_outside_series_domain(a: Any, xp: Any, name: str) -> None:
+    """The :class:`ValueError` for input outside :func:`series_domain`, naming the matrices (error path)."""
+    batch = tuple(a.shape[:-2])
+    asymmetric = ~symmetric_flags(a, xp)
+    if bool(xp.any(asymmetric)):
         raise ValueError(f"method {name!r} is defined for symmetric positive semi-definite input only; "
-                         f"A is not symmetric{batch_indices(~symmetric_flags(a, xp), tuple(a.shape[:-2]))}: "
-                         "use method='auto' or 'db'")
-    _raise_if(~positive_definite(_shifted_identity(a, xp, 1.0), xp),
-              f"A has a negative eigenvalue{{where}}: it is not positive semi-definite, outside the domain of "
-              f"method {name!r} (its principal square root is not real)")
+                         f"A is not symmetric{batch_indices(asymmetric, batch)}: use method='auto' or 'db'")
+    raise ValueError(f"A has a negative eigenvalue{batch_indices(~series_domain(a, xp), batch)}: it is not "
+                     f"positive semi-definite, outside the domain of method {name!r} (its principal square "
+                     "root is not real)")
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ class MTP:
     ``||A||_F``; ``"spectral"`` by a tighter bound on the largest eigenvalue
     (two more products), which makes the series converge faster.  Domain:
     symmetric positive semi-definite input (other input raises
-    :class:`ValueError` with ``check_finite``).
+    :class:`ValueError` with ``check_finite``: :func:`series_domain`).
     """
 
     degree: int = 10
@@ -184,8 +191,6 @@ class MTP:
         _check_scale(self.scale)
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
-        if check:
-            _series_domain(a, xp, symmetric, "mtp")
         s = _scale(a, self.scale, xp)
         value = mtp_root(a, s, power, int(self.degree), xp)
         return Root(value, _EXACT, _paper_backward(xp, a, value, s, power, check))
@@ -210,8 +215,6 @@ class MPA:
         _check_scale(self.scale)
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
-        if check:
-            _series_domain(a, xp, symmetric, "mpa")
         s = _scale(a, self.scale, xp)
         value = mpa_root(a, s, power, int(self.degree), xp)
         return Root(value, _EXACT, _paper_backward(xp, a, value, s, power, check))

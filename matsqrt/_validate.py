@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,9 @@ class Prepared:
         Whether every matrix is symmetric to rounding (see
         :func:`matsqrt._classify.symmetric_flags`); ``None`` when not
         classified.
+    outside : bool
+        Whether some matrix lies outside the domain :func:`prepare` was
+        given (``False`` when none was given).
     """
 
     def __init__(self, array: Any, dtype: Any, empty: bool, symmetric: bool | None = None):
@@ -97,6 +101,7 @@ class Prepared:
         self.dtype = dtype
         self.empty = empty
         self.symmetric = symmetric
+        self.outside = False
 
     def result(self, xp: Any, value: Any) -> Any:
         """``value`` converted to the caller's dtype."""
@@ -132,13 +137,16 @@ def working_dtype(dtype: Any, xp: Any, name: str = "A") -> tuple[Any, Any]:
     raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
 
 
-def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, classify: bool = False) -> Prepared:
+def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, classify: bool = False,
+            domain: Callable[[Any], Any] | None = None) -> Prepared:
     """Check that ``a`` is a finite real ``(..., n, n)`` array and pick its dtypes.
 
     Dtype rules: :func:`working_dtype`.  With ``check_finite``, non-finite
     matrices raise :class:`ValueError` naming their batch indices; with
-    ``classify``, :attr:`Prepared.symmetric` is set.  Both together cost one
-    host synchronisation.
+    ``classify``, :attr:`Prepared.symmetric` is set; ``domain(array)``, per
+    matrix whether it lies in a method's domain, sets
+    :attr:`Prepared.outside`.  All of them together cost one host
+    synchronisation.
     """
     if a.ndim < 2:
         raise ValueError(f"{name} must be at least 2-D of shape (..., n, n); got shape {tuple(a.shape)}")
@@ -147,21 +155,27 @@ def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, clas
     dtype, work = working_dtype(a.dtype, xp, name)
     array = a if a.dtype == work else xp.astype(a, work)
     empty = math.prod(array.shape) == 0
-    if empty or not (check_finite or classify):
+    if empty or not (check_finite or classify or domain is not None):
         return Prepared(array, dtype, empty, True if empty else None)
-    # One host synchronisation for both checks: a code per matrix, 2 for
-    # non-finite, 1 for non-symmetric.  A non-finite matrix makes the
-    # symmetry test false (NaN comparisons), and raises anyway.
-    # Classifying needs finite input too (NaN is no class): checked whenever the sync happens.
+    # One host synchronisation for every check: a code per matrix, 4 for
+    # non-finite, 2 for outside the domain, 1 for non-symmetric; the largest
+    # code says which tests failed somewhere (an error path then looks
+    # closer).  Classifying needs finite input too (NaN is no class), so
+    # finiteness is checked whenever the synchronisation happens.
     finite = xp.all(xp.isfinite(array), axis=(-2, -1))
-    symmetric = symmetric_flags(array, xp) if classify else None
-    code = xp.zeros(array.shape[:-2], dtype=xp.int8, device=array_device(array))
-    code = code + 2 * xp.astype(~finite, xp.int8)
-    if symmetric is not None:
-        code = code + xp.astype(~symmetric, xp.int8)
+    code = 4 * xp.astype(~finite, xp.int8)
+    if classify:
+        code = code + xp.astype(~symmetric_flags(array, xp), xp.int8)
+    if domain is not None:
+        code = code + 2 * xp.astype(~domain(array), xp.int8)
     worst = int(xp.max(code))
-    if worst >= 2:
+    if worst >= 4:
         where = batch_indices(~finite, tuple(array.shape[:-2]))
         skip = " (check_finite=False skips this check where no input class is needed)"
         raise ValueError(f"{name} must not contain NaN or infinity{where}{skip}")
-    return Prepared(array, dtype, empty, (worst == 0) if classify else None)
+    symmetric = None
+    if classify:
+        symmetric = worst == 0 if worst < 2 else bool(xp.all(symmetric_flags(array, xp)))
+    prepared = Prepared(array, dtype, empty, symmetric)
+    prepared.outside = worst >= 2
+    return prepared
