@@ -62,7 +62,7 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
         config = config.choose(array, xp, symmetric)
     forward = functools.partial(config.forward, power=power, xp=xp, symmetric=symmetric, check=check_finite)
     # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
-    root = chunked_forward(lambda x: forward(x), array, xp, enabled=not isinstance(config, Eigh))
+    root = chunked_forward(forward, array, xp, enabled=not isinstance(config, Eigh))
     return xp, prepared, root
 
 

@@ -660,16 +660,16 @@ class Auto:
         if not _classified(a, xp, symmetric):
             if is_numpy_namespace(xp):
                 return Schur()
-            return DB(**self._iteration_settings(DB))
+            return DB(**self._iteration_settings())
         if is_cupy_namespace(xp):
             if a.dtype == xp.float64 and a.shape[-1] <= _CUPY_EIGH_MAX_N:
                 return Eigh()
-            return Matmul(**self._iteration_settings(Matmul))
+            return Matmul(**self._iteration_settings())
         if is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda":
-            return Matmul(**self._iteration_settings(Matmul))
+            return Matmul(**self._iteration_settings())
         return Eigh()
 
-    def _iteration_settings(self, kind: type) -> dict[str, Any]:
+    def _iteration_settings(self) -> dict[str, Any]:
         # (eigh and schur have no iteration: tol and maxiter only reach the iterative methods)
         return {k: v for k, v in (("tol", self.tol), ("maxiter", self.maxiter)) if v is not None}
 
