@@ -12,10 +12,21 @@ from array_api_compat import device as array_device
 from ._chunks import chunked_forward
 from ._dask import dask_forward, dask_vjp
 from ._errors import ConvergenceInfo
-from ._methods import MPA, MTP, Auto, Eigh, Method, Root, configure, raise_outside_series_domain, series_domain
+from ._methods import (
+    MPA,
+    MTP,
+    Auto,
+    Eigh,
+    Method,
+    NegativeEigenvalueError,
+    Root,
+    configure,
+    raise_outside_series_domain,
+    series_domain,
+)
 from ._scaling import frobenius_norm
 from ._validate import Prepared, batch_indices, namespace_of, prepare
-from .eigh import symmetric_part
+from .eigh import hermitian_part
 from .lyapunov import check_settings
 
 __all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "RootVJP"]
@@ -56,13 +67,22 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
             where = batch_indices(zero, tuple(prepared.array.shape[:-2]))
             raise ValueError(f"inv_sqrtm: A contains a zero matrix{where}, which has no inverse square root")
     symmetric = prepared.symmetric
-    array = symmetric_part(prepared.array, xp) if symmetric else prepared.array
-    if isinstance(config, Auto):
+    array = hermitian_part(prepared.array, xp) if symmetric else prepared.array
+    auto = config if isinstance(config, Auto) else None
+    if auto is not None:
         # Chosen once for the whole batch, so that every chunk runs the same method.
-        config = config.choose(array, xp, symmetric)
+        config = auto.choose(array, xp, symmetric)
     forward = functools.partial(config.forward, power=power, xp=xp, symmetric=symmetric, check=check_finite)
-    # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
-    root = chunked_forward(forward, array, xp, enabled=not isinstance(config, Eigh))
+    try:
+        # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
+        root = chunked_forward(forward, array, xp, enabled=not isinstance(config, Eigh))
+    except NegativeEigenvalueError:
+        if auto is None:
+            raise
+        # matmul found an indefinite Hermitian matrix: its principal root is complex.
+        general = functools.partial(auto.general(xp).forward, power=power, xp=xp, symmetric=False,
+                                    check=check_finite)
+        root = chunked_forward(general, prepared.array, xp)
     return xp, prepared, root
 
 
@@ -275,13 +295,25 @@ class RootVJP:
         if tuple(g.shape) != tuple(prepared.array.shape):
             raise ValueError(f"G must have the shape of A, {tuple(prepared.array.shape)}; got {tuple(g.shape)}")
         g = prepare(g, xp, name="G", check_finite=False).array
-        g = g if g.dtype == prepared.array.dtype else xp.astype(g, prepared.array.dtype)
         if self._root is None:
             grad, info = prepared.zeros(xp), _EMPTY_INFO
         else:
+            g = _like(g, self._root.value.dtype, xp)
             grad, info = self._root.backward(g, self.maxiter, self.tol)
+            # For real A the gradient of the real loss Re tr(G^H Y) is real, also where Y is complex.
+            grad = _like(grad, prepared.array.dtype, xp)
             grad = prepared.result(xp, grad)
         return (grad, info) if return_info else grad
+
+
+def _like(x: Any, dtype: Any, xp: Any) -> Any:
+    """``x`` in ``dtype``; a complex ``x`` going to a real dtype keeps its real part (the part a real
+    variable's gradient sees)."""
+    if x.dtype == dtype:
+        return x
+    if xp.isdtype(x.dtype, "complex floating") and not xp.isdtype(dtype, "complex floating"):
+        x = xp.real(x)
+    return xp.astype(x, dtype)
 
 
 def _vjp(A, power, method, settings, lyapunov_maxiter, lyapunov_tol, check_finite, xp):

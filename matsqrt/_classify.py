@@ -1,24 +1,29 @@
 """The input classes, decided once per call, and the rounding test behind them.
 
-A batch is *symmetric* when every matrix is symmetric to rounding (test
-below); everything else is *general*.  Which method serves which class on
-which backend is the table of :class:`matsqrt.Auto`:
+A batch is real or complex (its dtype).  It is *Hermitian* when every matrix
+equals its conjugate transpose to rounding (test below; for real input:
+symmetric); everything else is *general*.  Which method serves which class
+on which backend is the table of :class:`matsqrt.Auto`:
 
-=========================  ===============================  ==================
-class                      NumPy and other CPU libraries    CuPy, CUDA tensors
-=========================  ===============================  ==================
-symmetric                  ``eigh``                         ``matmul`` (CuPy
-                                                            float64, n <= 64:
-                                                            ``eigh``)
-general (non-symmetric)    ``schur`` (NumPy), ``db``        ``db``
-=========================  ===============================  ==================
+==========================  ===============================  ==================
+class                       NumPy and other CPU libraries    CuPy, CUDA tensors
+==========================  ===============================  ==================
+Hermitian (real symmetric   ``eigh``                         ``matmul`` (CuPy
+or complex Hermitian)                                        real float64,
+                                                             n <= 64: ``eigh``)
+general, real or complex    ``schur`` (NumPy), ``db``        ``db``
+==========================  ===============================  ==================
 
-Symmetric input is positive semi-definite or refused: ``eigh`` reads the
-eigenvalues, ``matmul`` diverges visibly on a negative eigenvalue.  General
-input goes to SciPy's Schur method on NumPy and elsewhere to the
-Denman-Beavers iteration, which converges to the principal root for every
-nonsingular matrix without eigenvalues on the negative real axis, and to
-nothing else.
+Hermitian input: ``eigh`` reads the eigenvalues; a negative one makes the
+principal root complex (``auto`` returns it, as SciPy does; the methods
+named for positive semi-definite input refuse it), and ``matmul`` diverges
+visibly on it (``auto`` then runs the general method).  General input goes
+to SciPy's Schur method on NumPy and elsewhere to the Denman-Beavers
+iteration, which converges to the principal root for every nonsingular
+matrix without eigenvalues on the closed negative real axis, and to nothing
+else; matrices with such eigenvalues are then handled by
+:func:`matsqrt._methods.DB` on its fallback path (a rotation off the branch
+cut, a shift for a semi-simple zero eigenvalue).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 from ._fused import frobenius_norm
 
-__all__ = ["symmetric_flags", "SYMMETRY_TOL"]
+__all__ = ["hermitian_flags", "conj_transpose", "is_complex", "real_dtype", "complex_dtype", "SYMMETRY_TOL"]
 
 # Relative Frobenius size of A - A^T, in units of eps, below which A counts as
 # symmetric and its symmetric part (A + A^T) / 2 is used.  Why 2: the skew part
@@ -39,14 +44,40 @@ __all__ = ["symmetric_flags", "SYMMETRY_TOL"]
 SYMMETRY_TOL = 2.0
 
 
-def symmetric_flags(a: Any, xp: Any) -> Any:
-    """Per matrix: ``||A - A^T||_F <= 2 eps ||A||_F`` (a boolean array of the batch shape).
+def is_complex(x: Any, xp: Any) -> bool:
+    """Whether ``x`` (an array or a dtype) is complex floating."""
+    return bool(xp.isdtype(getattr(x, "dtype", x), "complex floating"))
 
-    No host synchronisation.  NaN entries make the flag false.
+
+def real_dtype(dtype: Any, xp: Any) -> Any:
+    """The real dtype of the same precision (``complex64 -> float32``)."""
+    if not xp.isdtype(dtype, "complex floating"):
+        return dtype
+    return xp.float32 if xp.finfo(dtype).bits == 32 else xp.float64
+
+
+def complex_dtype(dtype: Any, xp: Any) -> Any:
+    """The complex dtype of the same precision (``float32 -> complex64``; narrower floats: complex64)."""
+    if xp.isdtype(dtype, "complex floating"):
+        return dtype
+    return xp.complex128 if xp.finfo(dtype).bits == 64 else xp.complex64
+
+
+def conj_transpose(x: Any, xp: Any) -> Any:
+    """``X^H`` (the transpose for real ``X``), batched."""
+    t = xp.matrix_transpose(x)
+    return xp.conj(t) if is_complex(t, xp) else t
+
+
+def hermitian_flags(a: Any, xp: Any) -> Any:
+    """Per matrix: ``||A - A^H||_F <= 2 eps ||A||_F`` (a boolean array of the batch shape).
+
+    ``A^H`` is the conjugate transpose (the transpose for real input).  No
+    host synchronisation.  NaN entries make the flag false.
     """
     eps = float(xp.finfo(a.dtype).eps)
     half = 0.5 * a
-    skew = frobenius_norm(half - xp.matrix_transpose(half), xp)
+    skew = frobenius_norm(half - conj_transpose(half, xp), xp)
     # ||A - A^T|| = 2 ||skew||: compare 2 ||skew|| <= tol eps ||A||.
     ok = 2.0 * skew <= SYMMETRY_TOL * eps * frobenius_norm(a, xp)
     return ok[..., 0, 0]

@@ -69,12 +69,23 @@ def dask_vjp(func: Callable[..., Any]) -> Callable[..., Any]:
 # array, so there they run the in-memory implementation.
 
 
+def _real_as_promised(a: Any, y: Any) -> Any:
+    """``y``, or :class:`ValueError` where a block of real ``a`` has a complex principal root: the dtype of a
+    lazy result is fixed before any block is computed."""
+    import numpy as np
+
+    if np.iscomplexobj(y) and not np.iscomplexobj(a):
+        raise ValueError("A has a negative real eigenvalue in this block, so its principal square root is complex; "
+                         "a dask array's result dtype is fixed in advance: pass A.astype(complex) for complex roots")
+    return y
+
+
 def _call(func: Callable[..., Any], args: tuple, kwargs: dict, a: Any) -> Any:
-    return func(a, *args, **kwargs)
+    return _real_as_promised(a, func(a, *args, **kwargs))
 
 
 def _call_root(func: Callable[..., Any], args: tuple, kwargs: dict, a: Any) -> Any:
-    return func(a, *args, **kwargs)[0]
+    return _real_as_promised(a, func(a, *args, **kwargs)[0])
 
 
 def _call_grad(func: Callable[..., Any], args: tuple, kwargs: dict, a: Any, g: Any) -> Any:

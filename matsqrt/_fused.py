@@ -8,8 +8,8 @@ launch against 2-5 us of work at 256 x 64 x 64 float32 on an H100, measured),
 so the number of launches sets the speed.  The scalars are combined in double
 precision and rounded once to the array's dtype.  :func:`matmul` sends the
 products straight to cuBLAS, with an accumulating form for the sign step.
-On every other library (NumPy, array_api_strict, JAX, PyTorch) each function
-is the plain array-API expression.  Tests: ``tests/test_fused.py`` on every
+On every other library (NumPy, array_api_strict, JAX, PyTorch), and for
+complex arrays everywhere, each function is the plain array-API expression.  Tests: ``tests/test_fused.py`` on every
 backend.
 """
 
@@ -72,6 +72,11 @@ def _cublas() -> tuple[Any, Any, dict[Any, Any]]:
     return cupy, cublas, gemm
 
 
+def _fast(xp: Any, x: Any) -> bool:
+    """Whether the CuPy kernels apply: CuPy arrays of real floating dtype."""
+    return is_cupy_namespace(xp) and x.dtype.kind == "f"
+
+
 def _overlap(x: Any, y: Any) -> bool:
     return x.data.ptr < y.data.ptr + y.nbytes and y.data.ptr < x.data.ptr + x.nbytes
 
@@ -127,29 +132,31 @@ def _eye(x: Any, xp: Any, eye: Any) -> Any:
 
 def identity_minus(x: Any, s1: float, s2: float, xp: Any, eye: Any = None) -> Any:
     """``s1 I - s2 X``."""
-    if is_cupy_namespace(xp):
+    if _fast(xp, x):
         return _kernels()["identity_minus"](x, s1, s2, x.shape[-1])
     return s1 * _eye(x, xp, eye) - s2 * x
 
 
 def sign_c_block(c: Any, q: Any, b: Any, bc: Any, k: float, xp: Any) -> Any:
     """``C Q - k (B (BC) - (BC) B)``: on CuPy three products accumulated in place, no elementwise pass."""
-    if is_cupy_namespace(xp):
+    if _fast(xp, c):
         return matmul(bc, b, xp, alpha=k, acc=matmul(b, bc, xp, alpha=-k, acc=matmul(c, q, xp)))
     return c @ q - k * (b @ bc - bc @ b)
 
 
 def squared_deviation(x: Any, xp: Any, eye: Any = None) -> Any:
-    """``(X - I)**2`` elementwise."""
-    if is_cupy_namespace(xp):
+    """``|X - I|**2`` elementwise (real)."""
+    if _fast(xp, x):
         return _kernels()["squared_deviation"](x, x.shape[-1])
     d = x - _eye(x, xp, eye)
+    if xp.isdtype(d.dtype, "complex floating"):
+        d = xp.abs(d)
     return d * d
 
 
 def pade_start(a: Any, s: Any, p: tuple[float, ...], q: tuple[float, ...], xp: Any) -> tuple[Any, Any, Any]:
     """``X = I - A / s`` (a zero ``s`` read as 1), ``p0 I + p1 X`` and ``q0 I + q1 X``."""
-    if is_cupy_namespace(xp):
+    if _fast(xp, a):
         return _kernels()["pade_start"](a, s, p[0], p[1], q[0], q[1], a.shape[-1])
     eye = _eye(a, xp, None)
     x = eye - a / xp.where(s > 0, s, xp.ones_like(s))
@@ -158,17 +165,19 @@ def pade_start(a: Any, s: Any, p: tuple[float, ...], q: tuple[float, ...], xp: A
 
 def pade_accumulate(power: Any, num: Any, den: Any, pk: float, qk: float, xp: Any) -> tuple[Any, Any]:
     """``num + pk X^k`` and ``den + qk X^k``."""
-    if is_cupy_namespace(xp):
+    if _fast(xp, power):
         return _kernels()["pade_accumulate"](power, num, den, pk, qk)
     return num + pk * power, den + qk * power
 
 
 def frobenius_norm(a: Any, xp: Any) -> Any:
-    """Per-matrix Frobenius norm, shape ``(..., 1, 1)``, safe from overflow.
+    """Per-matrix Frobenius norm, shape ``(..., 1, 1)``, safe from overflow; real for complex ``a``.
 
     Dividing by the largest entry first keeps the sum of squares in range for
     entries near the dtype's limits (1e+-150 in float64, 1e+-18 in float32).
     """
+    if xp.isdtype(a.dtype, "complex floating"):
+        a = xp.abs(a)
     if is_cupy_namespace(xp):
         # A reduction that reads a broadcast operand is slow on CuPy (index
         # arithmetic per element: 0.75 ms at 16 x 256 x 256 against 0.02 ms

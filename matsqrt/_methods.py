@@ -22,19 +22,19 @@ from typing import Any
 from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace, is_torch_namespace
 from array_api_compat import device as array_device
 
-from ._classify import symmetric_flags
+from ._classify import complex_dtype, conj_transpose, hermitian_flags, is_complex, real_dtype
 from ._errors import ConvergenceInfo
 from ._scaling import frobenius_norm, spectral_bound
 from ._validate import batch_indices
 from .denman_beavers import denman_beavers
-from .eigh import daleckii_krein, eigh_root, symmetric_part
+from .eigh import daleckii_krein, eigh_root, hermitian_part
 from .lyapunov import check_settings, diverged, newton_sign_iteration, raise_if_not_converged, sign_iteration
 from .newton_schulz import coupled_newton_schulz, shifted_roots
 from .pade import mpa_root
 from .taylor import mtp_root
 
 __all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "DB", "Schur", "Auto", "METHODS", "Method", "Root", "configure",
-           "positive_definite", "series_domain", "raise_outside_series_domain"]
+           "positive_definite", "series_domain", "raise_outside_series_domain", "NegativeEigenvalueError"]
 
 _SCALES = ("fro", "spectral")
 Backward = Callable[[Any, "int | None", "float | None"], "tuple[Any, ConvergenceInfo]"]
@@ -57,14 +57,36 @@ def _scale(a: Any, kind: str, xp: Any) -> Any:
 
 
 def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
-    """The Lyapunov solve of a backward: product-only for symmetric input, Newton's for general input."""
+    """The Lyapunov solve of a backward: product-only for Hermitian input, Newton's for general input."""
     maxiter, tol = check_settings(xp, a.dtype, maxiter, tol)
+    if is_complex(b0, xp) and not is_complex(c0, xp):
+        c0 = xp.astype(c0, b0.dtype)
     if general:
         grad, info = newton_sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol)
+        if not info.converged:
+            _raise_if_singular_root(a, xp)
     else:
         grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
     raise_if_not_converged(info, "vjp", "the root must be nonsingular with its spectrum in the right half-plane")
     return grad, info
+
+
+def _raise_if_singular_root(y: Any, xp: Any) -> None:
+    """:class:`ValueError` for the matrices whose root ``y`` is numerically singular (condition number above
+    ``1 / (n eps)``), where the square root has no derivative (error path: a host computation)."""
+    import numpy as np
+
+    from ._validate import _to_host
+
+    host = np.asarray(_to_host(y))
+    n = host.shape[-1]
+    eps = float(np.finfo(host.dtype).eps)
+    with np.errstate(all="ignore"):
+        sv = np.linalg.svd(host, compute_uv=False)
+    bad = ~(sv[..., -1] > n * eps * sv[..., 0])
+    if np.any(bad):
+        raise ValueError(f"A is singular or numerically singular{batch_indices(bad, tuple(y.shape[:-2]))}: the "
+                         "matrix square root has no derivative there")
 
 
 def positive_definite(m: Any, xp: Any) -> Any:
@@ -114,12 +136,12 @@ def _paper_backward(xp: Any, a: Any, value: Any, s: Any, power: Fraction, check_
     def backward(g, maxiter, tol):
         if check_singular:
             _not_singular(a, xp)
-        vt = xp.matrix_transpose(value)
+        vt = conj_transpose(value, xp)
         if power > 0:
             root_s = xp.sqrt(safe)
             return _solve(xp, value, vt / root_s, g / root_s, maxiter, tol)
         z_norm = frobenius_norm(value, xp)
-        a_inv_t = xp.matrix_transpose(value @ value)
+        a_inv_t = conj_transpose(value @ value, xp)
         return _solve(xp, value, vt / z_norm, -(a_inv_t @ g @ a_inv_t) / z_norm, maxiter, tol)
 
     return backward
@@ -150,23 +172,24 @@ def _check_iteration(tol: Any, maxiter: Any) -> None:
 def series_domain(a: Any, xp: Any) -> Any:
     """Per matrix: inside the domain of the paper's series, symmetric positive semi-definite to rounding.
 
-    Symmetric to rounding (:func:`matsqrt._classify.symmetric_flags`) and a
+    Symmetric to rounding (:func:`matsqrt._classify.hermitian_flags`) and a
     Cholesky factorisation of ``A + n eps ||A||_F I`` succeeds (no eigenvalue
     below about ``-n eps ||A||_F``, the band eigh reads as zero).  Outside
     it the series return a plausible-looking matrix that is no square root
     of ``A``.  Computed inside the boundary's one host synchronisation
     (:func:`matsqrt._validate.prepare`).
     """
-    return symmetric_flags(a, xp) & positive_definite(_shifted_identity(symmetric_part(a, xp), xp, 1.0), xp)
+    return hermitian_flags(a, xp) & positive_definite(_shifted_identity(hermitian_part(a, xp), xp, 1.0), xp)
 
 
 def raise_outside_series_domain(a: Any, xp: Any, name: str) -> None:
     """The :class:`ValueError` for input outside :func:`series_domain`, naming the matrices (error path)."""
     batch = tuple(a.shape[:-2])
-    asymmetric = ~symmetric_flags(a, xp)
+    asymmetric = ~hermitian_flags(a, xp)
     if bool(xp.any(asymmetric)):
-        raise ValueError(f"method {name!r} is defined for symmetric positive semi-definite input only; "
-                         f"A is not symmetric{batch_indices(asymmetric, batch)}: use method='auto' or 'db'")
+        raise ValueError(f"method {name!r} is defined for Hermitian (real: symmetric) positive semi-definite "
+                         f"input only; A is not Hermitian{batch_indices(asymmetric, batch)}: use method='auto' or "
+                         "'db'")
     raise ValueError(f"A has a negative eigenvalue{batch_indices(~series_domain(a, xp), batch)}: it is not "
                      f"positive semi-definite, outside the domain of method {name!r} (its principal square "
                      "root is not real)")
@@ -222,26 +245,36 @@ class MPA:
 
 def _classified(a: Any, xp: Any, symmetric: bool | None) -> bool:
     """``symmetric``, classifying ``a`` (one host synchronisation) when it is not known."""
-    return bool(xp.all(symmetric_flags(a, xp))) if symmetric is None else symmetric
+    return bool(xp.all(hermitian_flags(a, xp))) if symmetric is None else symmetric
 
 
 @dataclass(frozen=True)
 class Eigh:
-    """Eigendecomposition of symmetric positive semi-definite input (reference).
+    """Eigendecomposition of Hermitian (real symmetric or complex Hermitian) input (reference).
 
-    Non-symmetric input raises :class:`ValueError`.  The backward is the
-    Daleckii-Krein formula with closed-form divided differences, exact at
-    repeated eigenvalues; it ignores the Lyapunov options.
+    ``negative="raise"`` (default) refuses a negative eigenvalue with
+    :class:`ValueError` (the principal root is not Hermitian positive
+    semi-definite); ``"complex"`` returns the principal root, complex, as
+    ``auto`` does.  Non-Hermitian input raises :class:`ValueError`.  The
+    backward is the Daleckii-Krein formula with closed-form divided
+    differences, exact at repeated eigenvalues; it ignores the Lyapunov
+    options.
     """
+
+    negative: str = "raise"
+
+    def __post_init__(self) -> None:
+        if self.negative not in ("raise", "complex"):
+            raise ValueError(f"negative must be 'raise' or 'complex'; got {self.negative!r}")
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         if not _classified(a, xp, symmetric):
-            where = batch_indices(~symmetric_flags(a, xp), tuple(a.shape[:-2]))
-            raise ValueError(f"method 'eigh' needs symmetric input; A is not symmetric to rounding{where} "
-                             "(use method='auto' or 'db' for non-symmetric matrices)")
+            where = batch_indices(~hermitian_flags(a, xp), tuple(a.shape[:-2]))
+            raise ValueError(f"method 'eigh' needs Hermitian (real: symmetric) input; A is not Hermitian to "
+                             f"rounding{where} (use method='auto' or 'db' for general matrices)")
         if symmetric is None:
-            a = symmetric_part(a, xp)
-        value, roots, u = eigh_root(a, power, xp)
+            a = hermitian_part(a, xp)
+        value, roots, u = eigh_root(a, power, xp, self.negative)
 
         def backward(g, maxiter, tol):
             return daleckii_krein(roots, u, g, power, xp), _EXACT
@@ -256,13 +289,18 @@ def _verified_principal(value: Any, xp: Any, check: bool, method: str) -> Any:
     Failing matrices raise :class:`ValueError` with ``check`` (one host
     synchronisation), or become NaN on the device without it.
     """
-    ok = xp.linalg.eigvalsh(symmetric_part(value, xp))[..., 0] > 0
+    ok = xp.linalg.eigvalsh(hermitian_part(value, xp))[..., 0] > 0
     if check:
         _raise_if(~ok, f"method {method!r} cannot guarantee the principal root of this non-symmetric A{{where}}: "
                        "its iteration may converge to another root, and the result could not be verified; "
                        "use method='auto' or 'db'")
         return value
     return xp.where(ok[..., None, None], value, xp.full_like(value, math.nan))
+
+
+class NegativeEigenvalueError(ValueError):
+    """A Hermitian matrix with a negative eigenvalue reached a method for positive semi-definite input (the
+    ``ValueError`` that ``auto`` answers by running the general method)."""
 
 
 def _raise_products_failure(info: ConvergenceInfo, a: Any, xp: Any, symmetric: bool | None, power: Fraction,
@@ -274,8 +312,9 @@ def _raise_products_failure(info: ConvergenceInfo, a: Any, xp: Any, symmetric: b
     if symmetric and diverged(info.residual, n):
         # Error path: find the matrices at fault by their eigenvalues.
         where = batch_indices(xp.linalg.eigvalsh(a)[..., 0] < 0, tuple(a.shape[:-2]))
-        raise ValueError(f"A has a negative eigenvalue{where} (method {method!r} diverged): it is not positive "
-                         "semi-definite, so its principal square root is not real")
+        raise NegativeEigenvalueError(f"A has a negative eigenvalue{where} (method {method!r} diverged): it is not "
+                                      "positive semi-definite, so its principal square root is not real "
+                                      "(method='auto' returns it, complex)")
     if not symmetric:
         if not math.isfinite(info.residual):
             _raise_if_not_finite(a, xp)
@@ -341,9 +380,9 @@ def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter,
             _raise_if(singular, "A is singular or numerically singular{where} (smallest eigenvalue at the "
                                 "rounding level of its largest): the matrix square root has no derivative there")
         if power < 0:
-            zt = xp.matrix_transpose(z)
+            zt = conj_transpose(z, xp)
             g = -(zt @ g @ zt)
-        b0 = xp.matrix_transpose(y) / root_s
+        b0 = conj_transpose(y, xp) / root_s
         return _solve(xp, y, b0, g / root_s, maxiter, tol, lower if accelerated else None, general=not symmetric)
 
     return Root(value, info, backward)
@@ -446,7 +485,7 @@ class Matmul:
             raise ValueError(f"lower must lie in [1e-8, 1); got {self.lower!r}")
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
-        lower = _LOWER[a.dtype == xp.float32] if self.lower is None else float(self.lower)
+        lower = _LOWER[xp.finfo(a.dtype).bits == 32] if self.lower is None else float(self.lower)
         return _products_forward(a, power, xp, symmetric, check, s=spectral_bound(a, xp), lower=lower,
                                  tol=self.tol, maxiter=int(self.maxiter), name="matmul", accelerated=True)
 
@@ -455,19 +494,32 @@ class Matmul:
 class DB:
     """Scaled Denman-Beavers iteration (product form, one inverse and two products a step).
 
-    For general (non-symmetric) matrices: converges to the principal root of
-    every nonsingular ``A`` with no eigenvalue on the closed negative real
-    axis, quadratically after a few determinant-scaled steps
-    (:func:`matsqrt.denman_beavers.denman_beavers`); stops on
+    For general (non-Hermitian) matrices, real or complex: converges to the
+    principal root of every nonsingular ``A`` with no eigenvalue on the
+    closed negative real axis, quadratically after a few determinant-scaled
+    steps (:func:`matsqrt.denman_beavers.denman_beavers`); stops on
     ``||M_k - I||_F <= tol`` (default ``eps``).  The root is then corrected
     by one Newton step (a Lyapunov solve,
     :func:`matsqrt.lyapunov.newton_sign_iteration`), which brings its error
     from about ``kappa(A) eps`` to the problem's condition times eps; the
-    inverse root is that root's inverse.  Real input gives real
-    output: a negative real eigenvalue (complex principal root) or a singular
-    matrix raises :class:`ValueError`.  Backward: the Newton sign iteration
-    with inverses (:func:`matsqrt.lyapunov.newton_sign_iteration`), which
-    converges for every principal root.
+    inverse root is that root's inverse.
+
+    Matrices the iteration cannot take as they are (it then stops
+    unconverged) are looked at once, on the host (:func:`_off_the_cut`): a
+    negative real eigenvalue is taken off the branch cut by a rotation,
+    ``A^(1/2) = e^(i theta / 2) (e^(-i theta) A)^(1/2)`` with ``theta``
+    smaller than the angle between every other eigenvalue and the cut's
+    lower side, which gives the principal root, complex (real input then
+    returns complex output); a zero eigenvalue (within ``n eps max|lambda|``,
+    as for ``eigh``) is moved by a shift ``d`` that is then removed to first
+    order, as in ``matmul``, and the result is accepted only if its size and
+    residual show a semi-simple zero eigenvalue (the FID case: ``S1 @ S2``
+    of rank-deficient covariances); otherwise (a Jordan block at zero, such
+    as a nilpotent matrix) :class:`ValueError`: no square root exists.
+    Singular input has no inverse root and no derivative
+    (:class:`ValueError`).  Backward: the Newton sign iteration with
+    inverses (:func:`matsqrt.lyapunov.newton_sign_iteration`) on ``Y^H``,
+    which converges for every principal root.
     """
 
     tol: float | None = None
@@ -479,6 +531,7 @@ class DB:
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         eps = float(xp.finfo(a.dtype).eps)
         tol = eps if self.tol is None else float(self.tol)
+        maxiter = int(self.maxiter)
         s = frobenius_norm(a, xp)
         zero = ~(s > 0)
         safe = xp.where(zero, xp.ones_like(s), s)
@@ -486,34 +539,137 @@ class DB:
         eye = xp.eye(a.shape[-1], dtype=a.dtype, device=array_device(a))
         # (arithmetic rather than where() on the matrices: it keeps array subclasses, such as the
         # benchmark's product counter)
-        flag = xp.astype(zero, a.dtype)
+        flag = xp.astype(zero, s.dtype)
         u = a / safe + flag * eye
-        y, _, info = denman_beavers(u, xp, maxiter=int(self.maxiter), tol=tol)
+        y, info = _corrected_root(u, xp, maxiter, tol)
+        singular = None
         if not info.converged:
-            _explain_db_failure(a, xp, info)
-        # One Newton correction, Y E + E Y = U - Y^2: the coupled iterations' accuracy is limited by
-        # their inverse root (about kappa(A) eps), the corrected root's by the problem's condition
-        # (measured, float64, 5 x 5 near-symmetric matrix with condition number 5e9: 2.0e-10 -> 2.2e-13,
-        # SciPy's Schur method 4.4e-13).
-        correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=int(self.maxiter), tol=tol)
-        if refined.converged:
-            y = y + correction
-        info = dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+            y, info, singular = _off_the_cut(u, xp, maxiter, tol, info)
         root_s = xp.sqrt(safe)
+        batch = tuple(a.shape[:-2])
+        z = None
         if power > 0:
             value = y = y * (root_s * (1.0 - flag))
         else:
+            if singular is not None:
+                _raise_if(singular, "A is singular{where}: it has no inverse square root")
             y = y * root_s
             z = _inverse_or_raise(y, xp) + xp.where(zero, xp.full_like(s, math.nan), xp.zeros_like(s))
             value = z
 
         def backward(g, maxiter, tol):
-            if power < 0:
-                zt = xp.matrix_transpose(z)
-                g = -(zt @ g @ zt)
-            return _solve(xp, y, xp.matrix_transpose(y) / root_s, g / root_s, maxiter, tol, general=True)
+            if singular is not None and bool(xp.any(singular)):
+                raise ValueError(f"A is singular{batch_indices(singular, batch)}: the matrix square root has no "
+                                 "derivative there")
+            return _general_backward(xp, y, z, root_s, g, maxiter, tol)
 
         return Root(value, info, backward)
+
+
+def _general_backward(xp: Any, y: Any, z: Any, scale: Any, g: Any, maxiter: Any, tol: Any) -> tuple[Any, Any]:
+    """The vjp of a general root ``y`` (with ``z = y^-1`` for the inverse root, else ``None``):
+    ``Y^H X + X Y^H = G`` (``-Z^H G Z^H`` for the inverse) by Newton's sign iteration on ``Y^H / scale``.
+
+    On NumPy a Bartels-Stewart solve (``scipy.linalg.schur`` and LAPACK's
+    ``?trsyl`` per matrix) was measured no faster: 67 ms against 55 ms at
+    16 x 64 x 64 and 3.35 s against 3.38 s at 4 x 256 x 256 (float64,
+    medians of 5, 2-core AMD EPYC, 2026-12-03), so one backend-neutral
+    iteration serves every library.
+    """
+    if is_complex(y, xp) and not is_complex(g, xp):
+        g = xp.astype(g, y.dtype)
+    if z is not None:
+        zh = conj_transpose(z, xp)
+        g = -(zh @ g @ zh)
+    return _solve(xp, y, conj_transpose(y, xp) / scale, g / scale, maxiter, tol, general=True)
+
+
+def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:
+    """Denman-Beavers for ``u`` (moderate norm), then one Newton correction ``Y E + E Y = U - Y^2``.
+
+    The coupled iterations' accuracy is limited by their inverse root (about
+    ``kappa(A) eps``), the corrected root's by the problem's condition
+    (measured, float64, 5 x 5 near-symmetric matrix with condition number
+    5e9: 2.0e-10 -> 2.2e-13, SciPy's Schur method 4.4e-13).
+    """
+    y, _, info = denman_beavers(u, xp, maxiter=maxiter, tol=tol)
+    if not info.converged:
+        return y, info
+    correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=maxiter, tol=tol)
+    if refined.converged:
+        y = y + correction
+    return y, dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+
+
+def _rounding_band(lam: Any, n: int, eps: float) -> Any:
+    """``n eps max|lambda|`` per matrix (shape ``(..., 1)``): eigenvalues within it of zero, or of the negative
+    real axis, are read as lying on it, the band :func:`matsqrt.eigh.eigh_root` reads as zero."""
+    import numpy as np
+
+    return n * eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+
+
+def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInfo
+                 ) -> tuple[Any, ConvergenceInfo, Any]:
+    """``(Y, info, singular)``: the principal roots of ``u`` (``||u||_F = 1``) whose Denman-Beavers
+    iteration failed.
+
+    Error path, one host computation of the eigenvalues.  Per matrix: a
+    negative real eigenvalue (on the branch cut) makes ``theta`` positive,
+    at most pi/8 and at most half the smallest angle between another
+    eigenvalue and the cut's lower side; a zero eigenvalue makes the shift
+    ``d`` positive; ``e^(i theta / 2) (e^(-i theta) (u + d I))^(1/2) - (d / 2)
+    (u + d I)^(-1/2)`` is then the principal root of ``u``, up to ``O(d^2)``.
+    ``singular`` flags the shifted matrices (``None`` if none was).  Raises
+    :class:`ValueError` where no square root exists and
+    :class:`ConvergenceError` when neither explains the failure.
+    """
+    import numpy as np
+
+    from ._validate import _to_host
+
+    _raise_if_not_finite(u, xp)
+    n = u.shape[-1]
+    eps = float(xp.finfo(u.dtype).eps)
+    lam = np.linalg.eigvals(np.asarray(_to_host(u)).astype(np.complex128))
+    band = _rounding_band(lam, n, eps)
+    near_zero = np.abs(lam) <= band
+    on_cut = (np.abs(lam.imag) <= band) & (lam.real < 0) & ~near_zero
+    # The shift moves the near-zero eigenvalues (discs of radius |lambda| about d) into the right half-plane;
+    # a zero eigenvalue's root comes out as sqrt(d) / 2, so d is kept as small as that allows.
+    largest_zero = np.max(np.where(near_zero, np.abs(lam), 0.0), axis=-1)
+    shift = np.where(np.any(near_zero, axis=-1), 4.0 * np.maximum(largest_zero, n * eps), 0.0)
+    above_lower_side = np.where(on_cut, np.pi, np.angle(lam + shift[..., None])) + np.pi
+    theta = np.where(np.any(on_cut, axis=-1), np.minimum(np.pi / 8, 0.5 * np.min(above_lower_side, axis=-1)), 0.0)
+    if not (np.any(shift > 0) or np.any(theta > 0)):
+        raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+    device = array_device(u)
+    d = xp.asarray(shift[..., None, None], dtype=real_dtype(u.dtype, xp), device=device)
+    shifted = u + d * xp.eye(n, dtype=u.dtype, device=device)
+    if np.any(theta > 0):
+        ctype = complex_dtype(u.dtype, xp)
+        half_turn = xp.asarray(np.exp(0.5j * theta)[..., None, None], dtype=ctype, device=device)
+        root, info = _corrected_root(xp.astype(shifted, ctype) / (half_turn * half_turn), xp, maxiter, tol)
+        root = root * half_turn
+    else:
+        root, info = _corrected_root(shifted, xp, maxiter, tol)
+    raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+    if not np.any(shift > 0):
+        return root, info, None
+    singular = xp.asarray(shift > 0, device=device)
+    # Undo the shift to first order: (U + d I)^(1/2) - (d / 2) (U + d I)^(-1/2) = U^(1/2) + O(d^2).
+    y = root - (0.5 * d) * _inverse_or_raise(root, xp)
+    # A semi-simple zero eigenvalue leaves Y of moderate size with Y^2 = U + O(d); a Jordan block at zero
+    # with coupling c makes Y grow like c d^(-1/2) (or faster, for longer blocks) and leaves a residual of
+    # about c / 4.  Refused: ||Y||_F^2 above sqrt(n / d) (a normal U has ||Y||_F^2 <= sqrt(n)), or a
+    # residual above sqrt(d), the accuracy the root of a singular matrix has anyway.
+    size = frobenius_norm(y, xp)[..., 0, 0] ** 2
+    residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
+    root_d = xp.sqrt(d[..., 0, 0])
+    no_root = singular & ((size * root_d > math.sqrt(n)) | (residual > root_d))
+    _raise_if(no_root, "A is singular and has no square root{where}: its zero eigenvalue is not semi-simple "
+                       "(a Jordan block), so no matrix squares to it")
+    return y, info, singular
 
 
 def _raise_if_not_finite(a: Any, xp: Any) -> None:
@@ -522,74 +678,85 @@ def _raise_if_not_finite(a: Any, xp: Any) -> None:
               "A contains NaN or infinity{where} (check_finite=False skipped the check): no root was computed")
 
 
-def _explain_db_failure(a: Any, xp: Any, info: ConvergenceInfo) -> None:
-    """Say why the Denman-Beavers iteration failed (error path: the eigenvalues on the host)."""
-    import numpy as np
-
-    from ._validate import _to_host
-
-    _raise_if_not_finite(a, xp)
-    host = np.asarray(_to_host(a), dtype=np.float64)
-    lam = np.linalg.eigvals(host)
-    scale = np.max(np.abs(lam), axis=-1, keepdims=True)
-    scale = np.where(scale > 0, scale, 1.0)
-    n = a.shape[-1]
-    eps = float(np.finfo(host.dtype).eps) if host.dtype != np.float64 else 2.2e-16
-    on_axis = np.any((lam.real <= 0) & (np.abs(lam.imag) <= n * eps * scale), axis=-1)
-    batch = tuple(a.shape[:-2])
-    if np.any(on_axis):
-        raise ValueError(f"A has a real eigenvalue <= 0 (to rounding){batch_indices(on_axis, batch)}: its "
-                         "principal square root is not real (negative eigenvalue) or does not exist or is not "
-                         "unique (zero eigenvalue)")
-    raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
-
-
 @dataclass(frozen=True)
 class Schur:
     """SciPy's Schur method (``scipy.linalg.sqrtm``, batched): NumPy arrays only.
 
-    The CPU reference for general matrices: a real (or complex) Schur
-    decomposition and a triangular recurrence (Deadman, Higham and Ralha
-    2013), backward stable, the principal root by construction.  Real input
-    with a negative real eigenvalue (a complex principal root) raises
-    :class:`ValueError`, as do results that are not finite (a singular matrix
-    without a square root).  The inverse root is the inverse of that root.
-    Backward: as :class:`DB`.  Other libraries raise :class:`TypeError`
-    (use ``"db"``).
+    The CPU reference for general matrices, real or complex: a real (or
+    complex) Schur decomposition and a triangular recurrence (Deadman,
+    Higham and Ralha 2013), backward stable, the principal root by
+    construction.  Real input with a negative real eigenvalue gets its
+    complex principal root (complex output); real input whose only
+    eigenvalues near the negative real axis are rounding of zero (within
+    ``n eps max|lambda|``, as for ``eigh``; the FID case) gets the real part of
+    SciPy's result, the root of the nearby singular matrix.  Where SciPy
+    returns non-finite values (a zero eigenvalue meeting another zero in
+    the recurrence) the batch goes to :class:`DB`'s treatment of singular
+    matrices, which refuses matrices without a square root.  The inverse
+    root is the inverse of the root.  Backward: as :class:`DB`.  Other
+    libraries raise :class:`TypeError` (use ``"db"``).
     """
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        import warnings
+
         import numpy as np
         import scipy.linalg
 
         if not is_numpy_namespace(xp):
             raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
         _raise_if_not_finite(a, xp)
-        with np.errstate(all="ignore"):
-            y = np.asarray(scipy.linalg.sqrtm(np.asarray(a)))
-        if np.iscomplexobj(y):
-            lam = np.linalg.eigvals(np.asarray(a))
-            bad = np.any((np.abs(lam.imag) <= 0) & (lam.real < 0), axis=-1) | ~np.all(np.isreal(y), axis=(-2, -1))
-            raise ValueError(f"A has a negative real eigenvalue{batch_indices(bad, tuple(a.shape[:-2]))}: its "
-                             "principal square root is complex, which matsqrt does not compute yet")
-        y = y.astype(a.dtype, copy=False)
-        _raise_if(~xp.all(xp.isfinite(y), axis=(-2, -1)),
-                  "A has no square root{where} (a singular matrix whose zero eigenvalue is not semi-simple)")
+        host = np.asarray(a)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            y = np.asarray(scipy.linalg.sqrtm(host))
+        if not _plausible_schur_root(host, y):
+            return DB().forward(a, power, xp, symmetric, check)
+        singular = None
+        if np.iscomplexobj(y) and not np.iscomplexobj(host):
+            lam = np.linalg.eigvals(host)
+            band = _rounding_band(lam, host.shape[-1], float(np.finfo(host.dtype).eps))
+            near_zero = np.abs(lam) <= band
+            if not np.any((np.abs(lam.imag) <= band) & (lam.real < 0) & ~near_zero):
+                # Only rounding of zero eigenvalues made SciPy's result complex: the root is real.
+                y = np.ascontiguousarray(y.real)
+                singular = np.any(near_zero, axis=-1)
+        y = y.astype(complex_dtype(a.dtype, xp) if np.iscomplexobj(y) else a.dtype, copy=False)
         z = None
         if power < 0:
+            if singular is not None:
+                _raise_if(singular, "A is singular{where}: it has no inverse square root")
             z = _inverse_or_raise(y, xp)
-        info = ConvergenceInfo(0, math.nan, True, 0.0)
-        value = y if power > 0 else z
+        batch = tuple(a.shape[:-2])
 
         def backward(g, maxiter, tol):
-            if power < 0:
-                zt = xp.matrix_transpose(z)
-                g = -(zt @ g @ zt)
+            if singular is not None and np.any(singular):
+                raise ValueError(f"A is singular{batch_indices(singular, batch)}: the matrix square root has no "
+                                 "derivative there")
             norm = frobenius_norm(y, xp)
             scale = xp.sqrt(xp.where(norm > 0, norm, xp.ones_like(norm)))
-            return _solve(xp, y, xp.matrix_transpose(y) / scale, g / scale, maxiter, tol, general=True)
+            return _general_backward(xp, y, z, scale, g, maxiter, tol)
 
-        return Root(value, info, backward)
+        return Root(y if power > 0 else z, ConvergenceInfo(0, math.nan, True, 0.0), backward)
+
+
+def _plausible_schur_root(a: Any, y: Any) -> bool:
+    """Whether every root SciPy returned is finite and of plausible size, ``||Y||_F^2 <= ||A||_F / sqrt(eps)``.
+
+    At a zero eigenvalue that is not semi-simple (a Jordan block) SciPy's
+    recurrence divides by a zero it replaces with a tiny number and returns
+    finite entries near ``1 / eps`` (measured: 4.5e15 for ``[[0, 1], [0,
+    0]]``), no square root of anything near ``A``; a principal root is that
+    large only for eigenvector bases with condition numbers near
+    ``1 / sqrt(eps)``.  Such batches go to :class:`DB`, which decides.
+    """
+    import numpy as np
+
+    if not np.all(np.isfinite(y)):
+        return False
+    eps = float(np.finfo(y.dtype).eps)
+    size = np.sum(np.abs(y) ** 2, axis=(-2, -1))
+    return bool(np.all(size * math.sqrt(eps) <= np.linalg.norm(a, axis=(-2, -1))))
 
 
 def _inverse_or_raise(y: Any, xp: Any) -> Any:
@@ -613,12 +780,16 @@ _CUPY_EIGH_MAX_N = 64
 class Auto:
     """Pick the fastest accurate method for the backend, dtype and input class.
 
-    Symmetric input (to rounding, :mod:`matsqrt._classify`): :class:`Eigh`
-    on NumPy and other CPU libraries; :class:`Matmul` on CuPy and CUDA
-    tensors, except :class:`Eigh` for float64 with ``n <= 64`` on CuPy.
-    Non-symmetric input: :class:`Schur` on NumPy, :class:`DB` elsewhere.  See :func:`Auto.choose` for
-    the measurements behind the choice.  ``tol`` and ``maxiter`` are passed
-    to the iteration chosen (eigh has none and ignores them).
+    Hermitian input (real symmetric or complex Hermitian, to rounding,
+    :mod:`matsqrt._classify`): :class:`Eigh` on NumPy and other CPU
+    libraries, returning the complex principal root where an eigenvalue is
+    negative; :class:`Matmul` on CuPy and CUDA tensors (except
+    :class:`Eigh` for real float64 with ``n <= 64`` on CuPy), and where it
+    finds a negative eigenvalue the general method instead.  General input,
+    real or complex: :class:`Schur` on NumPy, :class:`DB` elsewhere.  See
+    :func:`Auto.choose` for the measurements behind the choice.  ``tol``
+    and ``maxiter`` are passed to the iteration chosen (eigh and schur have
+    none and ignore them).
     """
 
     tol: float | None = None
@@ -627,7 +798,7 @@ class Auto:
     def __post_init__(self) -> None:
         _check_iteration(self.tol, 1 if self.maxiter is None else self.maxiter)
 
-    def choose(self, a: Any, xp: Any, symmetric: bool | None = None) -> Eigh | Matmul | DB:
+    def choose(self, a: Any, xp: Any, symmetric: bool | None = None) -> Eigh | Matmul | DB | Schur:
         """The method ``auto`` runs for ``a`` (classified here, one host sync, if ``symmetric`` is None).
 
         Measured on this project's 2-core AMD EPYC CPU (NumPy 2.4, OpenBLAS,
@@ -658,16 +829,18 @@ class Auto:
         blocks).
         """
         if not _classified(a, xp, symmetric):
-            if is_numpy_namespace(xp):
-                return Schur()
-            return DB(**self._iteration_settings())
+            return self.general(xp)
         if is_cupy_namespace(xp):
             if a.dtype == xp.float64 and a.shape[-1] <= _CUPY_EIGH_MAX_N:
-                return Eigh()
+                return Eigh(negative="complex")
             return Matmul(**self._iteration_settings())
         if is_torch_namespace(xp) and getattr(a.device, "type", "") == "cuda":
             return Matmul(**self._iteration_settings())
-        return Eigh()
+        return Eigh(negative="complex")
+
+    def general(self, xp: Any) -> Schur | DB:
+        """The method for general input (and for Hermitian input that ``matmul`` found indefinite)."""
+        return Schur() if is_numpy_namespace(xp) else DB(**self._iteration_settings())
 
     def _iteration_settings(self) -> dict[str, Any]:
         # (eigh and schur have no iteration: tol and maxiter only reach the iterative methods)
@@ -675,7 +848,10 @@ class Auto:
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         symmetric = _classified(a, xp, symmetric)
-        return self.choose(a, xp, symmetric).forward(a, power, xp, symmetric, check)
+        try:
+            return self.choose(a, xp, symmetric).forward(a, power, xp, symmetric, check)
+        except NegativeEigenvalueError:
+            return self.general(xp).forward(a, power, xp, False, check)
 
 
 Method = str | MTP | MPA | Eigh | NS | Matmul | DB | Schur | Auto

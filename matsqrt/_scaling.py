@@ -22,7 +22,7 @@ def spectral_bound(a: Any, xp: Any) -> Any:
     """An upper bound on the spectral radius of each matrix, shape ``(..., 1, 1)``.
 
     ``min(||A||_1, ||A||_inf, ||A^4||_F^(1/4))``: each is at least the largest
-    eigenvalue modulus, and for symmetric A the last is ``(sum l_i^8)^(1/8)``,
+    eigenvalue modulus, and for Hermitian A the last is ``(sum l_i^8)^(1/8)``,
     within ``n^(1/8)`` of it where the Frobenius norm is within ``n^(1/2)``.
     Two matrix products, computed on ``A / ||A||_F`` so nothing overflows.
     """
@@ -33,6 +33,8 @@ def spectral_bound(a: Any, xp: Any) -> Any:
     inf = xp.max(xp.sum(absu, axis=-1, keepdims=True), axis=-2, keepdims=True)
     sq = unit @ unit
     quad = sq @ sq
+    if xp.isdtype(quad.dtype, "complex floating"):
+        quad = xp.abs(quad)
     fourth = xp.sqrt(xp.sqrt(xp.sqrt(xp.sum(quad * quad, axis=(-2, -1), keepdims=True))))
     bound = xp.minimum(xp.minimum(one, inf), fourth)
     # Rounding may put the computed bound a few ulps under the true radius;

@@ -2,7 +2,7 @@
 
 :func:`prepare` checks shape and dtype, picks the working dtype and, in one
 host synchronisation, checks that every matrix is finite and whether every
-matrix is symmetric to rounding (the input class the method table in
+matrix is Hermitian (symmetric, if real) to rounding (the input class the method table in
 :mod:`matsqrt._classify` reads).
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
-from ._classify import symmetric_flags
+from ._classify import complex_dtype, hermitian_flags
 
 __all__ = ["Prepared", "prepare", "namespace_of", "batch_indices"]
 
@@ -88,8 +88,8 @@ class Prepared:
     empty : bool
         Whether the batch holds no entries (n = 0 or a zero-sized batch axis).
     symmetric : bool or None
-        Whether every matrix is symmetric to rounding (see
-        :func:`matsqrt._classify.symmetric_flags`); ``None`` when not
+        Whether every matrix is Hermitian (symmetric, if real) to rounding (see
+        :func:`matsqrt._classify.hermitian_flags`); ``None`` when not
         classified.
     outside : bool
         Whether some matrix lies outside the domain :func:`prepare` was
@@ -104,8 +104,12 @@ class Prepared:
         self.outside = False
 
     def result(self, xp: Any, value: Any) -> Any:
-        """``value`` converted to the caller's dtype."""
-        return value if value.dtype == self.dtype else xp.astype(value, self.dtype)
+        """``value`` converted to the caller's dtype (its complex counterpart for a complex root of real
+        input: float64 -> complex128, float32 and narrower -> complex64)."""
+        dtype = self.dtype
+        if xp.isdtype(value.dtype, "complex floating") and not xp.isdtype(dtype, "complex floating"):
+            dtype = complex_dtype(dtype, xp) if xp.isdtype(dtype, "real floating") else value.dtype
+        return value if value.dtype == dtype else xp.astype(value, dtype)
 
     def zeros(self, xp: Any) -> Any:
         """An array of zeros with the input's shape, dtype and device."""
@@ -117,29 +121,31 @@ def working_dtype(dtype: Any, xp: Any, name: str = "A") -> tuple[Any, Any]:
 
     Integers are computed and returned in float64; float16 (and any float
     narrower than 32 bits) is computed in float32 and returned as float16;
-    float32 and float64 are kept.  Booleans, complex numbers and floats wider
-    than 64 bits (``numpy.longdouble``: LAPACK has no such precision, and
-    computing it in float64 would return fewer digits than the dtype
-    promises) raise :class:`TypeError`.
+    complex32 (PyTorch's ``chalf``) likewise in complex64; float32, float64,
+    complex64 and complex128 are kept.  Booleans and types wider than
+    float64/complex128 (``numpy.longdouble``, ``clongdouble``: LAPACK has no
+    such precision, and computing them in double would return fewer digits
+    than the dtype promises) raise :class:`TypeError`.
     """
-    if xp.isdtype(dtype, "bool") or xp.isdtype(dtype, "complex floating"):
-        raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
+    if xp.isdtype(dtype, "bool"):
+        raise TypeError(f"{name} must be real or complex floating, or integer; got dtype {dtype}")
     if xp.isdtype(dtype, "integral"):
         return xp.float64, xp.float64
-    if xp.isdtype(dtype, "real floating"):
+    complex_ = xp.isdtype(dtype, "complex floating")
+    if complex_ or xp.isdtype(dtype, "real floating"):
         bits = xp.finfo(dtype).bits
         if bits < 32:
-            return dtype, xp.float32
+            return dtype, xp.complex64 if complex_ else xp.float32
         if bits > 64:
-            raise TypeError(f"{name} has dtype {dtype}, wider than float64, which matsqrt does not compute in; "
-                            "convert it to float64 explicitly if float64 precision is enough")
+            raise TypeError(f"{name} has dtype {dtype}, wider than {'complex128' if complex_ else 'float64'}, "
+                            "which matsqrt does not compute in; convert it explicitly if double precision is enough")
         return dtype, dtype
-    raise TypeError(f"{name} must be real floating or integer; got dtype {dtype}")
+    raise TypeError(f"{name} must be real or complex floating, or integer; got dtype {dtype}")
 
 
 def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, classify: bool = False,
             domain: Callable[[Any], Any] | None = None) -> Prepared:
-    """Check that ``a`` is a finite real ``(..., n, n)`` array and pick its dtypes.
+    """Check that ``a`` is a finite real or complex ``(..., n, n)`` array and pick its dtypes.
 
     Dtype rules: :func:`working_dtype`.  With ``check_finite``, non-finite
     matrices raise :class:`ValueError` naming their batch indices; with
@@ -158,14 +164,14 @@ def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, clas
     if empty or not (check_finite or classify or domain is not None):
         return Prepared(array, dtype, empty, True if empty else None)
     # One host synchronisation for every check: a code per matrix, 4 for
-    # non-finite, 2 for outside the domain, 1 for non-symmetric; the largest
+    # non-finite, 2 for outside the domain, 1 for non-Hermitian; the largest
     # code says which tests failed somewhere (an error path then looks
     # closer).  Classifying needs finite input too (NaN is no class), so
     # finiteness is checked whenever the synchronisation happens.
     finite = xp.all(xp.isfinite(array), axis=(-2, -1))
     code = 4 * xp.astype(~finite, xp.int8)
     if classify:
-        code = code + xp.astype(~symmetric_flags(array, xp), xp.int8)
+        code = code + xp.astype(~hermitian_flags(array, xp), xp.int8)
     if domain is not None:
         code = code + 2 * xp.astype(~domain(array), xp.int8)
     worst = int(xp.max(code))
@@ -175,7 +181,7 @@ def prepare(a: Any, xp: Any, *, name: str = "A", check_finite: bool = True, clas
         raise ValueError(f"{name} must not contain NaN or infinity{where}{skip}")
     symmetric = None
     if classify:
-        symmetric = worst == 0 if worst < 2 else bool(xp.all(symmetric_flags(array, xp)))
+        symmetric = worst == 0 if worst < 2 else bool(xp.all(hermitian_flags(array, xp)))
     prepared = Prepared(array, dtype, empty, symmetric)
     prepared.outside = worst >= 2
     return prepared

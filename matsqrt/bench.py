@@ -79,6 +79,12 @@ OPS = ("fwd", "fwdbwd", "inv", "invfwdbwd")
 # Peer option name -> the name its rows carry.
 PEERS = {"eigh": "eigh-dk", "scipy": "scipy", "torch": "torch-mpa-lya"}
 PAPER_MPA = "paper-mpa"
+# Input families (--family) and the dtypes each is run in.
+FAMILIES = {"spd": ("float32", "float64"), "general": ("float32", "float64", "complex64", "complex128"),
+            "hermitian": ("complex64", "complex128")}
+# The matsqrt methods defined for general (non-Hermitian) input; the others refuse it.
+GENERAL_METHODS = ("auto", "db", "schur")
+_COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
 
 _FULL = dict(methods="all", dtypes="float32,float64", shapes="256x64,16x256", kappas="1e1,1e3", ops="fwd,fwdbwd",
              repeats=10, warmup=2)
@@ -112,6 +118,7 @@ class Settings:
     wait_idle: float = 0.0
     busy: float = 0.1
     retries: int = 0
+    family: str = "spd"
 
 
 def _split(text: str) -> list[str]:
@@ -163,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "or all (default: all; --quick: auto,matmul,paper-mpa)")
     parser.add_argument("--peers", default="eigh,scipy,torch",
                         help="comma list of eigh, scipy, torch, or 'none' (default: all; torch only if importable)")
-    parser.add_argument("--dtypes", help=f"comma list (default {_FULL['dtypes']})")
+    parser.add_argument("--family", default="spd", choices=tuple(FAMILIES),
+                        help="the inputs: spd (real symmetric positive definite, the default), general (real or "
+                        "complex non-normal matrices with their spectrum in the right half-plane) or hermitian "
+                        "(complex Hermitian positive definite); see the module docstring")
+    parser.add_argument("--dtypes", help=f"comma list (default {_FULL['dtypes']}; --family hermitian: their complex "
+                        "counterparts)")
     parser.add_argument("--shapes", help=f"comma list of BATCHxN (default {_FULL['shapes']})")
     parser.add_argument("--kappas", help=f"condition numbers (default {_FULL['kappas']})")
     parser.add_argument("--ops", help=f"comma list from {','.join(OPS)} (default {_FULL['ops']})")
@@ -202,10 +214,14 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
     for op in ops:
         if op not in OPS:
             raise SystemExit(f"unknown op {op!r}; choose from {OPS}")
+    family = args.family
     dtypes = tuple(_split(value["dtypes"]))
+    if family == "hermitian" and args.dtypes is None:
+        dtypes = tuple(_COMPLEX_OF[d] for d in dtypes)
     for dtype in dtypes:
-        if dtype not in ("float32", "float64"):
-            raise SystemExit(f"unsupported dtype {dtype!r}; choose float32 or float64")
+        if dtype not in FAMILIES[family]:
+            raise SystemExit(f"unsupported dtype {dtype!r} for --family {family}; choose from "
+                             f"{', '.join(FAMILIES[family])}")
     backends = {"auto": ("numpy", "cupy?"), "all": ("numpy", "cupy"), "numpy": ("numpy",), "cupy": ("cupy",)}
     settings = Settings(
         methods=_method_names(value["methods"]),
@@ -224,6 +240,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, argparse.Na
         wait_idle=max(0.0, float(args.wait_idle)),
         busy=float(args.busy),
         retries=max(0, int(args.retries)),
+        family=family,
     )
     return settings, args
 
@@ -338,8 +355,18 @@ class Impl:
     name: str
     kind: str
     count_source: str | None = "numpy"
+    domain = "any"  # the input the implementation is defined for, in words
 
     def supports(self, op: str, backend: Backend) -> bool:
+        return True
+
+    def accepts(self, general: bool, complex_: bool) -> bool:
+        """Whether the implementation is defined for such input (general: not Hermitian; complex dtype).
+
+        Input it is not defined for is still passed to matsqrt's methods, whose
+        own refusal the row records (``refused: ...``); peers that would
+        silently return something else are not run on it.
+        """
         return True
 
     def build(self, op: str, backend: Backend, a: Any, g: Any) -> Callable[[], Outputs]:
@@ -401,6 +428,9 @@ class MatsqrtImpl(Impl):
 
         return call
 
+    def accepts(self, general: bool, complex_: bool) -> bool:
+        return not general or self.method in GENERAL_METHODS
+
     def count(self, op: str, a: np.ndarray, g: np.ndarray, on: tuple[Backend, Any] | None = None
               ) -> OpCount | None:
         method = self.counted(on).method
@@ -438,18 +468,53 @@ class EighImpl(Impl):
 
     name = PEERS["eigh"]
     kind = "peer"
+    domain = "Hermitian (real: symmetric) positive semi-definite"
+
+    def accepts(self, general: bool, complex_: bool) -> bool:
+        return not general
 
     def build(self, op: str, backend: Backend, a: Any, g: Any) -> Callable[[], Outputs]:
         xp = backend.xp
         inverse = op.startswith("inv")
         if op in ("fwd", "inv"):
-            return lambda: (_peers.eigh_root(a, xp, inverse=inverse)[0], None, {})
+            return lambda: (eigh_root(a, xp, inverse=inverse)[0], None, {})
 
         def call() -> Outputs:
-            y, u, r = _peers.eigh_root(a, xp, inverse=inverse)
-            return y, _peers.eigh_root_vjp(u, r, g, xp, inverse=inverse), {}
+            y, u, r = eigh_root(a, xp, inverse=inverse)
+            return y, eigh_root_vjp(u, r, g, xp, inverse=inverse), {}
 
         return call
+
+
+def _is_complex(x: Any) -> bool:
+    return "complex" in str(x.dtype)
+
+
+def eigh_root(a: Any, xp: Any, *, inverse: bool = False) -> tuple[Any, Any, Any]:
+    """:func:`matsqrt._peers.eigh_root`, with ``U^H`` in place of ``U^T`` for complex Hermitian ``a``."""
+    if not _is_complex(a):
+        return _peers.eigh_root(a, xp, inverse=inverse)
+    lam, u = xp.linalg.eigh(a)
+    lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
+    r = xp.sqrt(lam)
+    if inverse:
+        r = 1.0 / r
+    y = (u * r[..., None, :]) @ xp.conj(xp.matrix_transpose(u))
+    return y, u, r
+
+
+def eigh_root_vjp(u: Any, r: Any, g: Any, xp: Any, *, inverse: bool = False) -> Any:
+    """:func:`matsqrt._peers.eigh_root_vjp` with conjugate transposes for complex ``u``.
+
+    The gradient in PyTorch's convention, ``U (conj(L) o (U^H G U)) U^H``;
+    the Daleckii-Krein weights ``L`` of a Hermitian root are real.
+    """
+    if not _is_complex(u):
+        return _peers.eigh_root_vjp(u, r, g, xp, inverse=inverse)
+    ri, rj = r[..., :, None], r[..., None, :]
+    weights = -((ri * rj) ** 2) / (ri + rj) if inverse else 1.0 / (ri + rj)
+    uh = xp.conj(xp.matrix_transpose(u))
+    return u @ (weights * (uh @ g @ u)) @ uh
 
 
 class ScipyImpl(Impl):
@@ -508,6 +573,7 @@ class TorchImpl(Impl):
     name = PEERS["torch"]
     kind = "peer"
     count_source = "torch"
+    domain = "real symmetric positive definite"
 
     def __init__(self) -> None:
         import torch
@@ -516,6 +582,10 @@ class TorchImpl(Impl):
 
     def supports(self, op: str, backend: Backend) -> bool:
         return backend.name == "numpy" or self.torch.cuda.is_available()
+
+    def accepts(self, general: bool, complex_: bool) -> bool:
+        # The paper's method is for real SPD input (its backward transposes without conjugating).
+        return not general and not complex_
 
     def _tensor(self, backend: Backend, a: Any) -> Any:
         if backend.name == "numpy":
@@ -600,17 +670,112 @@ def spd_batch(rng: np.random.Generator, batch: int, n: int, kappa: float) -> np.
     return (a + np.swapaxes(a, -1, -2)) / 2
 
 
+def _haar_unitary(rng: np.random.Generator, batch: int, n: int) -> np.ndarray:
+    """Haar-distributed complex unitary matrices (QR of a complex Gaussian, phases of ``R``'s diagonal removed)."""
+    z = (rng.standard_normal((batch, n, n)) + 1j * rng.standard_normal((batch, n, n))) / math.sqrt(2)
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r, axis1=-2, axis2=-1)
+    return q * (d / np.abs(d))[..., None, :]
+
+
+def hermitian_batch(rng: np.random.Generator, batch: int, n: int, kappa: float) -> np.ndarray:
+    """Random complex Hermitian positive definite ``Q diag(lambda) Q^H``: Haar unitary ``Q``, ``lambda`` as
+    :func:`spd_batch`'s (complex128)."""
+    q = _haar_unitary(rng, batch, n)
+    lam = np.logspace(0.0, -math.log10(kappa), n)
+    a = (q * lam) @ np.conj(np.swapaxes(q, -1, -2))
+    return (a + np.conj(np.swapaxes(a, -1, -2))) / 2
+
+
+GENERAL_MAX_ANGLE = math.pi / 3
+
+
+def general_batch(rng: np.random.Generator, batch: int, n: int, kappa: float, complex_: bool = False
+                  ) -> np.ndarray:
+    """Random non-normal matrices ``Q T Q^H`` with their spectrum in the right half-plane.
+
+    ``T`` is (block) upper triangular.  Its eigenvalues have moduli
+    log-spaced in [1/kappa, 1] and arguments uniform in
+    [-GENERAL_MAX_ANGLE, GENERAL_MAX_ANGLE] (pi/3): real input pairs
+    neighbouring moduli into 2 x 2 rotation blocks ``r [[c, s], [-s, c]]``
+    (eigenvalues ``r e^(+-i phi)``, ``r`` the pair's geometric mean; with
+    odd ``n`` the last eigenvalue is real), complex input puts
+    ``lambda_j e^(i phi_j)`` on the diagonal.  Above the diagonal (blocks)
+    ``T_ij = z_ij sqrt(|t_ii| |t_jj|) / sqrt(n)`` with standard normal
+    ``z_ij`` (complex for complex input): a departure from normality of
+    the order of ``||A||_F`` that shrinks with the eigenvalues it couples,
+    so the root stays well conditioned at any ``kappa`` (measured at n = 256,
+    kappa = 1e3: ``cond(A^(1/2))`` about 40).  ``Q`` is Haar orthogonal
+    (unitary).  Returns float64 (complex128).
+    """
+    i = np.arange(n)
+    lam = np.logspace(0.0, -math.log10(kappa), n)
+    if complex_:
+        q = _haar_unitary(rng, batch, n)
+        t = np.zeros((batch, n, n), dtype=np.complex128)
+        t[:, i, i] = lam * np.exp(1j * rng.uniform(-GENERAL_MAX_ANGLE, GENERAL_MAX_ANGLE, (batch, n)))
+        z = (rng.standard_normal((batch, n, n)) + 1j * rng.standard_normal((batch, n, n))) / math.sqrt(2)
+        upper = np.triu(np.ones((n, n)), 1)
+    else:
+        q, r = np.linalg.qr(rng.standard_normal((batch, n, n)))
+        q = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+        t = np.zeros((batch, n, n))
+        t[:, i, i] = lam
+        even, odd = i[0:n - 1:2], i[1:n:2]
+        radius = np.sqrt(lam[even] * lam[odd])
+        phi = rng.uniform(-GENERAL_MAX_ANGLE, GENERAL_MAX_ANGLE, (batch, even.size))
+        t[:, even, even] = t[:, odd, odd] = radius * np.cos(phi)
+        t[:, even, odd] = radius * np.sin(phi)
+        t[:, odd, even] = -radius * np.sin(phi)
+        z = rng.standard_normal((batch, n, n))
+        upper = np.triu(np.ones((n, n)), 1)
+        upper[even, odd] = 0.0
+    size = np.sqrt(np.abs(np.diagonal(t, axis1=-2, axis2=-1)))
+    t = t + upper * z * (size[..., :, None] * size[..., None, :]) / math.sqrt(n)
+    return q @ t @ np.conj(np.swapaxes(q, -1, -2))
+
+
+def family_case(family: str, rng: np.random.Generator, batch: int, n: int, kappa: float, dtype: str
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The input batch of ``family`` in ``dtype`` and an upstream gradient (complex Gaussian for complex dtypes)."""
+    complex_ = dtype.startswith("complex")
+    if family == "spd":
+        a = spd_batch(rng, batch, n, kappa)
+    elif family == "hermitian":
+        a = hermitian_batch(rng, batch, n, kappa)
+    elif family == "general":
+        a = general_batch(rng, batch, n, kappa, complex_)
+    else:
+        raise ValueError(f"unknown family {family!r}; choose from {sorted(FAMILIES)}")
+    g = rng.standard_normal((batch, n, n))
+    if complex_:
+        g = (g + 1j * rng.standard_normal((batch, n, n))) / math.sqrt(2)
+    return a.astype(dtype), g.astype(dtype)
+
+
+def _conj_t(x: np.ndarray) -> np.ndarray:
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
 @dataclass
 class Reference:
-    """Float64 references for one input: roots by SciPy, gradients by Daleckii-Krein."""
+    """Float64 (complex128) references for one input: roots by SciPy, gradients by Daleckii-Krein (Hermitian
+    input) or by a Sylvester solve (``general``).
+
+    The gradient is PyTorch's convention for complex input, the adjoint of
+    the Frechet derivative: ``Y^H X + X Y^H = G`` for the root ``Y``, and
+    ``-Z^H G Z^H`` in place of ``G`` for the inverse root ``Z = Y^-1``.
+    """
 
     a64: np.ndarray
     g64: np.ndarray
+    general: bool = False
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
 
     def root(self, inverse: bool) -> np.ndarray:
         if "sqrt" not in self._cache:
-            self._cache["sqrt"] = np.real(_scipy_sqrtm(self.a64))
+            root = _scipy_sqrtm(self.a64)
+            self._cache["sqrt"] = root if np.iscomplexobj(self.a64) else np.real(root)
         if inverse and "inv" not in self._cache:
             eye = np.broadcast_to(np.eye(self.a64.shape[-1]), self.a64.shape)
             self._cache["inv"] = np.linalg.solve(self._cache["sqrt"], eye)
@@ -619,14 +784,30 @@ class Reference:
     def gradient(self, inverse: bool) -> np.ndarray:
         key = "grad_inv" if inverse else "grad"
         if key not in self._cache:
-            y, u, r = _peers.eigh_root(self.a64, np, inverse=inverse)
-            self._cache[key] = _peers.eigh_root_vjp(u, r, self.g64, np, inverse=inverse)
+            if self.general:
+                self._cache[key] = self._sylvester_gradient(inverse)
+            else:
+                y, u, r = eigh_root(self.a64, np, inverse=inverse)
+                self._cache[key] = eigh_root_vjp(u, r, self.g64, np, inverse=inverse)
         return self._cache[key]
+
+    def _sylvester_gradient(self, inverse: bool) -> np.ndarray:
+        """``Y^H X + X Y^H = G`` per matrix by SciPy's Bartels-Stewart solver, independently of matsqrt."""
+        y = self.root(False)
+        g = self.g64
+        if inverse:
+            zh = _conj_t(self.root(True))
+            g = -(zh @ g @ zh)
+        yh = _conj_t(y)
+        flat_y, flat_g = yh.reshape(-1, *y.shape[-2:]), g.reshape(-1, *g.shape[-2:])
+        grads = [scipy.linalg.solve_sylvester(b, b, c) for b, c in zip(flat_y, flat_g, strict=True)]
+        return np.stack(grads).reshape(g.shape)
 
 
 def relative_error(x: np.ndarray, ref: np.ndarray) -> float:
     """Worst relative Frobenius error over the batch (inf for non-finite results)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    x = x.astype(np.complex128 if np.iscomplexobj(x) or np.iscomplexobj(ref) else np.float64)
     num = np.linalg.norm(x - ref, axis=(-2, -1))
     den = np.linalg.norm(ref, axis=(-2, -1))
     err = num / np.where(den > 0, den, 1.0)
@@ -722,7 +903,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
     row: dict[str, Any] = {
         "backend": backend.name, "device": backend.device if impl.name != PEERS["scipy"] else "cpu",
         "impl": impl.name, "kind": impl.kind, **impl.describe(),
-        "op": op, "dtype": dtype, "batch": batch, "n": n, "kappa": kappa, "status": "ok",
+        "op": op, "dtype": dtype, "batch": batch, "n": n, "kappa": kappa, "family": settings.family, "status": "ok",
         "repeats": 0, "time_median_s": None, "time_min_s": None, "time_max_s": None,
         "peak_memory_bytes": None, "memory_method": None, "fwd_err": None, "grad_err": None,
         "products": None, "solves": None, "eighs": None, "matmul_calls": None, "count_source": None,
@@ -731,7 +912,11 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
     }
     to_numpy = impl.to_numpy if isinstance(impl, TorchImpl) else backend.to_numpy
     inverse = op.startswith("inv")
+    accepted = impl.accepts(reference.general, np.iscomplexobj(host[0]))
     try:
+        if not accepted and impl.kind == "peer":
+            raise ValueError(f"{impl.name} is defined for {impl.domain} input only; the benchmark does not run it "
+                             "on this input")
         call = impl.build(op, backend, *device)
         # The accuracy comes from a separate call whose peak memory is
         # measured; tracemalloc slows it down, so it is never timed.
@@ -768,7 +953,9 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
                        eighs=counted.per_matrix("eigh"), matmul_calls=counted.matmul_calls,
                        count_source=impl.count_source, op_seconds=dict(counted.seconds))
     except Exception as exc:  # one failing method must not end the sweep; the row says why
-        row["status"] = _short(exc)
+        # A method refusing input it is not defined for (as it should) is no failure.
+        refused = not accepted and isinstance(exc, (ValueError, TypeError))
+        row["status"] = (REFUSED if refused else "") + _short(exc)
     return row
 
 
@@ -878,9 +1065,9 @@ def run_sweep(settings: Settings) -> list[dict[str, Any]]:
                     for kappa in settings.kappas:
                         # The same input and upstream gradient for every op and implementation.
                         rng = np.random.default_rng([settings.seed, batch, n, round(1000 * math.log10(kappa))])
-                        a = spd_batch(rng, batch, n, kappa).astype(dtype)
-                        g = rng.standard_normal((batch, n, n)).astype(dtype)
-                        reference = Reference(a.astype(np.float64), g.astype(np.float64))
+                        a, g = family_case(settings.family, rng, batch, n, kappa, dtype)
+                        wide = np.complex128 if np.iscomplexobj(a) else np.float64
+                        reference = Reference(a.astype(wide), g.astype(wide), general=settings.family == "general")
                         device = backend.to_backend(a), backend.to_backend(g)
                         todo = [(impl, op) for op in settings.ops for impl in impls if impl.supports(op, backend)]
                         counts = _prepare_case(todo, backend, (a, g), device, reference)
@@ -1088,11 +1275,31 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         out.append(f"! {disturbed} row(s) timed while other threads kept CPUs busy (stall share above --busy; "
                    "other processes, or another library's idle thread pool): their times are inflated; "
                    "see --wait-idle and --retries")
-    failed = [row for row in rows if row["status"] != "ok"]
+    out.extend(_refusals(rows))
+    failed = [row for row in rows if row["status"] != "ok" and not row["status"].startswith(REFUSED)]
     for row in failed:
         out.append(f"FAILED {row['op']} {row['dtype']} {row['batch']}x{row['n']} kappa={row['kappa']:.0e} "
                    f"{row['impl']}: {row['status']}")
     return "\n".join(out)
+
+
+REFUSED = "refused: "
+
+
+def _refusals(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per implementation that refused input it is not defined for: its cases and the first reason."""
+    by_impl: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"].startswith(REFUSED):
+            by_impl.setdefault(row["impl"], []).append(row)
+    out = []
+    for impl, refused in by_impl.items():
+        ops = ",".join(dict.fromkeys(row["op"] for row in refused))
+        dtypes = ",".join(dict.fromkeys(row["dtype"] for row in refused))
+        shapes = ",".join(dict.fromkeys(f"{row['batch']}x{row['n']}" for row in refused))
+        out.append(f"REFUSED {impl} ({len(refused)} row(s): {ops}; {dtypes}; {shapes}): "
+                   f"{refused[0]['status'][len(REFUSED):]}")
+    return out
 
 
 _LINALG_NAMES = {"solve", "inv", "eigh", "cholesky", "eig", "svd", "qr", "det", "lstsq"}
@@ -1171,7 +1378,7 @@ def _settings_dict(settings: Settings) -> dict[str, Any]:
         "ops": list(settings.ops), "backends": [b.rstrip("?") for b in settings.backends],
         "repeats": settings.repeats, "warmup": settings.warmup, "max_seconds": settings.max_seconds,
         "threads": settings.threads, "seed": settings.seed, "wait_idle": settings.wait_idle,
-        "busy": settings.busy, "retries": settings.retries,
+        "busy": settings.busy, "retries": settings.retries, "family": settings.family,
     }
 
 
@@ -1202,8 +1409,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if None not in pressure:
         print(f"CPU pressure (share of time tasks waited for a CPU, Linux PSI avg10) before/after: "
               f"{pressure[0]:.0f}%/{pressure[1]:.0f}%; other work on the machine slows and spreads the times")
-    print("times: median/min/max of the repeats; errors: worst relative Frobenius over the batch vs float64 "
-          "scipy.linalg.sqrtm / Daleckii-Krein; n^3 prod: measured n x n x n products per matrix; "
+    if settings.family != "spd":
+        print(f"inputs: --family {settings.family}: {_FAMILY_TEXT[settings.family]}")
+    gradient = "Sylvester solve (scipy.linalg.solve_sylvester)" if settings.family == "general" else "Daleckii-Krein"
+    wide = "complex128/float64" if settings.family != "spd" else "float64"
+    print(f"times: median/min/max of the repeats; errors: worst relative Frobenius over the batch vs {wide} "
+          f"scipy.linalg.sqrtm / {gradient}; n^3 prod: measured n x n x n products per matrix; "
           "x PEER: time / peer's time; x gemm: time / (n^3 prod x one bare batched matmul's time)")
     print(format_table(rows))
     if args.breakdown:
@@ -1212,6 +1423,14 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for path in write_results(rows, env, settings, args.json, args.csv):
         print(f"wrote {path}")
     return {"schema": SCHEMA, **env, "settings": _settings_dict(settings), "rows": rows}
+
+
+_FAMILY_TEXT = {
+    "general": "non-normal Q T Q^H, T (block) upper triangular with eigenvalue moduli log-spaced in [1/kappa, 1] "
+               "and arguments in [-pi/3, pi/3] (general_batch)",
+    "hermitian": "complex Hermitian positive definite Q diag(lambda) Q^H, Haar unitary Q, lambda log-spaced in "
+                 "[1/kappa, 1] (hermitian_batch)",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -201,17 +201,19 @@ def solve_lyapunov(
     check_finite: bool = True,
     xp: Any = None,
 ) -> Any:
-    """Solve the continuous Lyapunov equation ``B X + X B = C``, batched.
+    """Solve the continuous Lyapunov equation ``B X + X B = C``, batched, real or complex.
 
-    Uses the Newton-Schulz iteration for the matrix sign function of
-    ``[[B, C], [0, -B]]``, so only matrix products are needed.
+    Uses an iteration for the matrix sign function of ``[[B, C], [0, -B]]``:
+    for Hermitian ``B`` (real symmetric or complex Hermitian, to rounding)
+    the Newton-Schulz form, matrix products only; for any other ``B`` the
+    scaled Newton form with inverses (:func:`newton_sign_iteration`), which
+    converges for every spectrum in the open right half-plane.
 
     Parameters
     ----------
     b : array_like, shape (..., n, n)
-        Coefficient matrices.  Each must have its spectrum in the open right
-        half-plane, close enough to the real axis that the iteration
-        converges (any real positive spectrum does).
+        Coefficient matrices, each with its spectrum in the open right
+        half-plane (for Hermitian ``B``: positive definite).
     c : array_like, shape (..., n, n)
         Right-hand sides, broadcast against ``b``.
     maxiter : int, optional
@@ -240,7 +242,7 @@ def solve_lyapunov(
     ValueError
         Non-square or non-finite input, or incompatible shapes.
     TypeError
-        Complex or boolean input.
+        Boolean input, or floats wider than double.
     ConvergenceError
         The iteration did not reach ``tol`` within ``maxiter`` iterations,
         which happens when ``B`` is singular or has eigenvalues outside the
@@ -249,8 +251,10 @@ def solve_lyapunov(
     Notes
     -----
     Each ``B`` is scaled by its Frobenius norm, which bounds its spectral
-    radius, so the scaled spectrum lies in the unit disk.  An iteration costs
-    six matrix products; the count grows like ``log_1.5(||B||_F / lambda_min)``.
+    radius, so the scaled spectrum lies in the unit disk.  A Newton-Schulz
+    step costs six matrix products, and the count grows like
+    ``log_1.5(||B||_F / lambda_min)``; a Newton step one inverse and two
+    products, with quadratic convergence after a few scaled steps.
 
     Examples
     --------
@@ -263,7 +267,8 @@ def solve_lyapunov(
     True
     """
     xp, (b, c) = namespace_of(b, c, xp=xp)
-    pb = prepare(b, xp, name="B", check_finite=check_finite)
+    # B's class (Hermitian or not) decides the iteration: one host synchronisation, with the finiteness check.
+    pb = prepare(b, xp, name="B", check_finite=check_finite, classify=True)
     pc = prepare(c, xp, name="C", check_finite=check_finite)
     if pc.array.shape[-2:] != pb.array.shape[-2:]:
         raise ValueError(f"B and C must have matching matrix shapes; got {tuple(b.shape)} and {tuple(c.shape)}")
@@ -278,7 +283,10 @@ def solve_lyapunov(
     # Overflow- and underflow-safe (entries near 1e+-150 in float64).
     norm = frobenius_norm(bw, xp)
     norm = xp.where(norm > 0, norm, xp.ones_like(norm))
-    x, info = sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
+    if pb.symmetric:
+        x, info = sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
+    else:
+        x, info = newton_sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
     raise_if_not_converged(info, "solve_lyapunov", "B must have its spectrum in the open right half-plane")
     x = x if x.dtype == out_dtype else xp.astype(x, out_dtype)
     return (x, info) if return_info else x

@@ -93,6 +93,13 @@ def coupled_newton_schulz(
     return y, z, ConvergenceInfo(iterations, residual, converged, tol)
 
 
+def _sum_squares(x: Any, xp: Any) -> Any:
+    """``||X||_F^2`` per matrix (real for complex ``X``), shape of the batch."""
+    if xp.isdtype(x.dtype, "complex floating"):
+        x = xp.abs(x)
+    return xp.sum(x * x, axis=(-2, -1))
+
+
 def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[float, float]:
     """``||I - T||_F`` and ``eps ||Z||_F ||Y||_F`` (the rounding error of forming ``T = Z Y``), worst over
     the batch, in one host synchronisation."""
@@ -100,7 +107,7 @@ def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[floa
     dev = xp.sum(squared_deviation(t, xp, eye), axis=(-2, -1))
     if z is None:
         return math.sqrt(float(xp.max(dev))), 0.0
-    size = xp.sqrt(xp.sum(z * z, axis=(-2, -1)) * xp.sum(y * y, axis=(-2, -1)))
+    size = xp.sqrt(_sum_squares(z, xp) * _sum_squares(y, xp))
     both = _to_host(xp.stack([xp.sqrt(xp.max(dev)), eps * xp.max(size)]))
     return float(both[0]), float(both[1])
 
@@ -130,5 +137,5 @@ def shifted_roots(
     # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
     value = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
     # ||Z||_F^2 >= 1 / lambda_min(U) for the shifted U: at least 1 / d for a singular A.
-    singular = (xp.sum(z * z, axis=(-2, -1), keepdims=True) * (4.0 * shift) >= 1.0)[..., 0, 0]
+    singular = (_sum_squares(z, xp)[..., None, None] * (4.0 * shift) >= 1.0)[..., 0, 0]
     return value, z, singular, info

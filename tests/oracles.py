@@ -195,15 +195,21 @@ def mp_principal_sqrt(a: np.ndarray, dps: int = 60):
 # --------------------------------------------------------------------------- errors
 
 
+def _extended(x: np.ndarray) -> np.ndarray:
+    """``x`` in long double (complex long double for complex ``x``)."""
+    x = np.asarray(x)
+    return x.astype(np.clongdouble if np.iscomplexobj(x) else LD)
+
+
 def fro(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x).astype(LD)
+    x = np.abs(_extended(x))
     return np.sqrt(np.sum(x * x, axis=(-2, -1)))
 
 
 def rel_errors(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Relative Frobenius error per matrix (long double); 0/0 = 0, x/0 = inf; nan/inf entries give inf."""
     x = np.asarray(x)
-    num = fro(x.astype(LD) - ref)
+    num = fro(_extended(x) - _extended(ref))
     den = fro(ref)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(den > 0, num / np.where(den > 0, den, 1), np.where(num == 0, 0, np.inf)).astype(np.float64)
@@ -216,7 +222,7 @@ def representable(ref: np.ndarray, dtype) -> np.ndarray:
     (largest entry well inside the normal range), i.e. whether any value could meet the bound."""
     info = np.finfo(dtype)
     n = ref.shape[-1]
-    top = np.max(np.abs(ref.astype(LD)), axis=(-2, -1))
+    top = np.max(np.abs(_extended(ref)), axis=(-2, -1))
     small_enough = top <= LD(float(info.max)) / (10 * n * n)
     return small_enough & ((top == 0) | (top >= LD(float(info.tiny)) * 100 * n / eps(dtype)))
 

@@ -117,8 +117,8 @@ def test_shape_and_dtype_errors_are_raised_at_call_time(f):
         f(da.ones((6, 3, 4), chunks=(2, 3, 4)))
     with pytest.raises(ValueError, match="2-D"):
         f(da.ones((3,)))
-    with pytest.raises(TypeError, match="real floating"):
-        f(da.ones((2, 2), dtype=complex))
+    with pytest.raises(TypeError, match="real or complex floating"):
+        f(da.ones((2, 2), dtype=bool))
     with pytest.raises(ValueError, match="unknown method"):
         f(da.ones((2, 2)), "newton")
 
@@ -181,3 +181,11 @@ def test_local_cluster_batch_of_200000_equals_in_memory(cluster_client):
     assert y.shape == (batch, n, n)
     assert_same(y, matsqrt.sqrtm(a))
     assert_same(grad, matsqrt.inv_sqrtm_vjp(a[:20_000])[1](np.ones((20_000, n, n))))
+
+
+def test_a_complex_root_of_a_real_block_is_refused_not_truncated():
+    a = np.stack([np.eye(3), np.diag([1.0, -4.0, 9.0])])
+    with pytest.raises(ValueError, match="complex"):
+        matsqrt.sqrtm(da.from_array(a, chunks=(1, 3, 3))).compute()
+    y = matsqrt.sqrtm(da.from_array(a.astype(complex), chunks=(1, 3, 3))).compute()
+    np.testing.assert_allclose(y[1], np.diag([1.0, 2.0j, 3.0]), atol=1e-14)

@@ -510,11 +510,14 @@ def test_series_methods_refuse_nonsymmetric_input(backend, method, case):
 # --------------------------------------------------------------------------- indefinite input
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+PSD_ONLY = ("eigh", "matmul", "ns", *SERIES)
+
+
+@pytest.mark.parametrize("method", PSD_ONLY)
 @shared_examples
 @example(case=LARGE_INDEFINITE)
 @given(case=indefinite_cases())
-def test_every_method_raises_value_error_on_indefinite_symmetric_input(backend, method, case):
+def test_every_psd_method_raises_value_error_on_indefinite_symmetric_input(backend, method, case):
     a = case.a
     n, u = a.shape[-1], O.eps(a.dtype)
     eig = O.sym_eig(a)
@@ -523,6 +526,43 @@ def test_every_method_raises_value_error_on_indefinite_symmetric_input(backend, 
     assume(np.any(lam_min < -n * u * _lam_max(eig)))
     for fn in FUNCTIONS:
         _expect_value_error(lambda fn=fn: fn(backend.asarray(a), method), f"{fn.__name__} {method}", case)
+
+
+@pytest.mark.parametrize("method", GENERAL)
+@shared_examples
+@example(case=LARGE_INDEFINITE)
+@given(case=indefinite_cases())
+def test_general_methods_return_the_complex_principal_root_of_indefinite_symmetric_input(backend, method, case):
+    # A = W diag(d) W^T with some d < 0: the principal roots are W diag(d^(+-1/2)) W^T with
+    # sqrt(d) = i sqrt(-d), a normal matrix; the condition is that of the PSD case with |d| for d.
+    _general_method(backend, method)
+    a = case.a
+    n, u = a.shape[-1], O.eps(a.dtype)
+    eig = O.sym_eig(a)
+    assume(np.any(eig.d.min(axis=-1).astype(np.float64) < -n * u * _lam_max(eig)))
+    d = eig.d.astype(np.complex128)
+    w = eig.w.astype(np.float64)
+    smallest = np.abs(eig.d).min(axis=-1).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        kappa = np.where(smallest > 0, _lam_max(eig) / smallest, np.inf)
+    _note_kappa(kappa)
+
+    def apply(values):
+        return np.einsum("...ij,...kj->...ik", w * values[..., None, :], w)
+
+    y, exc = _call(lambda: backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), method)))
+    if exc is not None:
+        _refused(case, exc, "an indefinite symmetric matrix has a principal root")
+    assert np.iscomplexobj(y) and np.finfo(y.dtype).eps == u, f"dtype {y.dtype} for {a.dtype} input"
+    _check_within(f"sqrtm {method}", y, apply(np.sqrt(d)), _sqrt_bound(n, u, kappa), a.dtype, case, kappa=kappa)
+    z, exc = _call(lambda: backend.to_numpy(matsqrt.inv_sqrtm(backend.asarray(a), method)))
+    if exc is not None:
+        if isinstance(exc, REFUSALS) and np.max(kappa) >= 1 / (100 * n * u):
+            return
+        _refused(case, exc, f"kappa = {np.max(kappa):.3g} < 1/(100 n u)")
+    with np.errstate(all="ignore"):
+        ref = apply(1 / np.sqrt(d))
+    _check_within(f"inv_sqrtm {method}", z, ref, C * np.sqrt(n) * u * kappa, a.dtype, case, kappa=kappa)
 
 
 # --------------------------------------------------------------------------- the referee's own reference
