@@ -11,3 +11,6 @@ import importlib.util
 _OPTIONAL = {"matsqrt/torch.py": "torch", "matsqrt/jax.py": "jax", "matsqrt/_dask.py": "dask"}
 
 collect_ignore = [path for path, module in _OPTIONAL.items() if importlib.util.find_spec(module) is None]
+# Sphinx's configuration is not a module to doctest (it copies the notebooks into docs/ on import).
+collect_ignore += ["docs/conf.py"]
+collect_ignore_glob = ["docs/_build/*", "docs/generated/*", "docs/notebooks/*"]

@@ -29,7 +29,8 @@ def main() -> None:
         ref = scipy.linalg.sqrtm(a)
         errors = [_rel(matsqrt.sqrtm(a, m), ref) for m in ("mtp", "mpa", "auto", "matmul", "ns")]
         print(f"{condition:8.0e} " + " ".join(f"{e:9.2e}" for e in errors))
-    print("mtp and mpa are the paper's series (degree 10, [5/5]); auto, matmul and ns iterate to working precision.")
+    print("mtp and mpa are the paper's series (degree 10, [5/5]), approximations; auto (the default: an")
+    print("eigendecomposition for symmetric input on the CPU), matmul and ns (iterations) reach working precision.")
     print("Speed: python -m matsqrt.bench --quick")
 
 

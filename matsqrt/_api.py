@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 from array_api_compat import device as array_device
 
@@ -32,6 +32,7 @@ from .lyapunov import check_settings
 __all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "RootVJP"]
 
 _HALF = Fraction(1, 2)
+ArrayT = TypeVar("ArrayT")  # the result has the input's array type (NumPy in, NumPy out; CuPy in, CuPy out)
 _EMPTY_INFO = ConvergenceInfo(0, 0.0, True, 0.0)
 
 
@@ -168,6 +169,51 @@ _RAISES_DOC = """
 """
 
 
+@overload
+def sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: Literal[False] = ...,
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> ArrayT: ...
+
+
+@overload
+def sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: Literal[True],
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> tuple[ArrayT, ConvergenceInfo]: ...
+
+
+@overload
+def sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: bool,
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> ArrayT | tuple[ArrayT, ConvergenceInfo]: ...
+
+
 @dask_forward
 def sqrtm(
     A: Any,
@@ -220,6 +266,51 @@ def sqrtm(
     """
     settings = dict(degree=degree, scale=scale, tol=tol, maxiter=maxiter)
     return _function(A, _HALF, method, settings, return_info, check_finite, xp)
+
+
+@overload
+def inv_sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: Literal[False] = ...,
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> ArrayT: ...
+
+
+@overload
+def inv_sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: Literal[True],
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> tuple[ArrayT, ConvergenceInfo]: ...
+
+
+@overload
+def inv_sqrtm(
+    A: ArrayT,
+    method: Method = ...,
+    *,
+    degree: int | None = ...,
+    scale: str | None = ...,
+    tol: float | None = ...,
+    maxiter: int | None = ...,
+    return_info: bool,
+    check_finite: bool = ...,
+    xp: Any = ...,
+) -> ArrayT | tuple[ArrayT, ConvergenceInfo]: ...
 
 
 @dask_forward
@@ -288,6 +379,12 @@ class RootVJP:
         self.tol = tol
         self.forward_info = _EMPTY_INFO if root is None else root.info
 
+    @overload
+    def __call__(self, G: ArrayT, *, return_info: Literal[False] = ...) -> ArrayT: ...
+
+    @overload
+    def __call__(self, G: ArrayT, *, return_info: Literal[True]) -> tuple[ArrayT, ConvergenceInfo]: ...
+
     def __call__(self, G: Any, *, return_info: bool = False) -> Any:
         xp = self._xp
         prepared = self._prepared
@@ -325,7 +422,7 @@ def _vjp(A, power, method, settings, lyapunov_maxiter, lyapunov_tol, check_finit
 
 @dask_vjp
 def sqrtm_vjp(
-    A: Any,
+    A: ArrayT,
     method: Method = "auto",
     *,
     degree: int | None = None,
@@ -336,7 +433,7 @@ def sqrtm_vjp(
     lyapunov_tol: float | None = None,
     check_finite: bool = True,
     xp: Any = None,
-) -> tuple[Any, RootVJP]:
+) -> tuple[ArrayT, RootVJP]:
     """``A^(1/2)`` and a function computing its vector-Jacobian product.
 
     Parameters
@@ -390,7 +487,7 @@ def sqrtm_vjp(
 
 @dask_vjp
 def inv_sqrtm_vjp(
-    A: Any,
+    A: ArrayT,
     method: Method = "auto",
     *,
     degree: int | None = None,
@@ -401,7 +498,7 @@ def inv_sqrtm_vjp(
     lyapunov_tol: float | None = None,
     check_finite: bool = True,
     xp: Any = None,
-) -> tuple[Any, RootVJP]:
+) -> tuple[ArrayT, RootVJP]:
     """``A^(-1/2)`` and a function computing its vector-Jacobian product.
 
     Keywords as in :func:`sqrtm_vjp`.  With ``Z = A^(-1/2)`` and ``G = dL/dZ``

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from array_api_compat import array_namespace, is_dask_array, is_dask_namespace
 
@@ -39,8 +39,10 @@ from ._validate import prepare
 
 __all__ = ["dask_forward", "dask_vjp", "DaskRootVJP"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])  # the decorators keep the signature for type checkers
 
-def dask_forward(func: Callable[..., Any]) -> Callable[..., Any]:
+
+def dask_forward(func: _F) -> _F:
     """Let the forward ``func(A, ...)`` take a dask array ``A`` and return a lazy one."""
 
     @functools.wraps(func)
@@ -49,10 +51,10 @@ def dask_forward(func: Callable[..., Any]) -> Callable[..., Any]:
             return _lazy_forward(public, A, args, kwargs)
         return func(A, *args, **kwargs)
 
-    return public
+    return public  # type: ignore[return-value]
 
 
-def dask_vjp(func: Callable[..., Any]) -> Callable[..., Any]:
+def dask_vjp(func: _F) -> _F:
     """Let ``func(A, ...) -> (Y, vjp)`` take a dask array ``A``; ``Y`` and ``vjp(G)`` are lazy."""
 
     @functools.wraps(func)
@@ -61,7 +63,7 @@ def dask_vjp(func: Callable[..., Any]) -> Callable[..., Any]:
             return _lazy_vjp(public, A, args, kwargs)
         return func(A, *args, **kwargs)
 
-    return public
+    return public  # type: ignore[return-value]
 
 
 # The functions handed to the workers are the public, decorated ones (they

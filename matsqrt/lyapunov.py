@@ -17,7 +17,7 @@ convergence is quadratic.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 from array_api_compat import array_namespace, is_numpy_namespace
 from array_api_compat import device as array_device
@@ -189,6 +189,23 @@ def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) 
 
     info = iterate_to_identity(b, step, xp, maxiter=maxiter, tol=tol)
     return (0.5 * blocks["c"]) * size, info
+
+
+_ArrayT = TypeVar("_ArrayT")
+
+
+@overload
+def solve_lyapunov(
+    b: _ArrayT, c: Any, *, maxiter: int | None = ..., tol: float | None = ...,
+    return_info: Literal[False] = ..., check_finite: bool = ..., xp: Any = ...,
+) -> _ArrayT: ...
+
+
+@overload
+def solve_lyapunov(
+    b: _ArrayT, c: Any, *, maxiter: int | None = ..., tol: float | None = ...,
+    return_info: Literal[True], check_finite: bool = ..., xp: Any = ...,
+) -> tuple[_ArrayT, ConvergenceInfo]: ...
 
 
 def solve_lyapunov(

@@ -1,4 +1,4 @@
-"""Accuracy of every method against refined references (the table in README), failures shown.
+"""Accuracy of every method against refined references (the table in docs/accuracy.md), failures shown.
 
     python scripts/accuracy_table.py [--sizes 8,64,256] [--batch 2] [--markdown]
 
