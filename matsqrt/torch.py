@@ -309,9 +309,14 @@ _COMPILED_OPTIONS: dict[str, _Options] = {}
 
 
 @torch.compiler.assume_constant_result
-def _options_key(options: _Options) -> str:
-    key = repr(options)
-    _COMPILED_OPTIONS[key] = options
+def _options_key(*fields: Any) -> str:
+    """A string naming ``options`` for the custom ops (their arguments cannot be configs).
+
+    Plain string operations, which dynamo evaluates while tracing; the
+    options are looked up in :data:`_COMPILED_OPTIONS` when the graph runs.
+    """
+    key = "|".join(type(v).__name__ + ":" + str(v) for v in fields)
+    _COMPILED_OPTIONS[key] = _Options(*fields)
     return key
 
 
@@ -319,24 +324,34 @@ def _options_key(options: _Options) -> str:
 def _root_op(a: torch.Tensor, key: str) -> torch.Tensor:
     """The root, run eagerly inside a compiled graph (host synchronisations included)."""
     y, _ = _core(a, _COMPILED_OPTIONS[key])
-    return y.clone() if y is a else y
+    return _fresh(y, a)
+
+
+def _fresh(out: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+    # A custom op's output must be contiguous as its fake says, and alias no input.
+    out = out.contiguous()
+    return out.clone() if any(out.data_ptr() == t.data_ptr() for t in inputs) else out
+
+
+def _fake(a: torch.Tensor) -> torch.Tensor:
+    return torch.empty(a.shape, dtype=a.dtype, device=a.device)
 
 
 @_root_op.register_fake
 def _(a, key):
-    return torch.empty_like(a)
+    return _fake(a)
 
 
 @torch.library.custom_op("matsqrt::root_vjp", mutates_args=())
 def _root_vjp_op(a: torch.Tensor, g: torch.Tensor, key: str) -> torch.Tensor:
     """``dL/dA`` for ``G = dL/dY``: the forward again, then the core's vjp."""
     _, vjp = _core(a, _COMPILED_OPTIONS[key])
-    return vjp(g)
+    return _fresh(vjp(g), a, g)
 
 
 @_root_vjp_op.register_fake
 def _(a, g, key):
-    return torch.empty_like(a)
+    return _fake(a)
 
 
 def _op_setup_context(ctx, inputs, output):
@@ -376,7 +391,7 @@ def _call(A: Any, options: _Options) -> Any:
         if options.return_info:
             raise ValueError(f"matsqrt.torch.{name}: return_info is not available under torch.compile "
                              "(the info is a Python object computed on the host)")
-        y = _root_op(a, _options_key(options))
+        y = _root_op(a, _options_key(*options))
         return y if out == work else y.to(out)
     state = _State()
     y = _Root.apply(a, state, options)
