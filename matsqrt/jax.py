@@ -45,7 +45,7 @@ import numpy as np
 from . import _api
 from ._classify import symmetric_flags
 from ._errors import ConvergenceInfo
-from ._methods import Eigh, Method, configure
+from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
 from ._scaling import frobenius_norm
 from ._validate import batch_indices
 from .eigh import symmetric_part
@@ -64,6 +64,8 @@ class _Options(NamedTuple):
     lyapunov_tol: float | None
     # Whether the core's checks run: check_finite on concrete (untraced) input only.
     check: bool
+    # check_finite on traced input: the checks that can run on the device make the result NaN.
+    mask: bool
 
 
 def _full_precision(func):
@@ -146,13 +148,20 @@ def _forward(a: jax.Array, options: _Options) -> jax.Array:
         return y
     root = _api.inv_sqrtm if options.inverse else _api.sqrtm
     try:
-        return root(a, options.config, check_finite=options.check)
+        y = root(a, options.config, check_finite=options.check)
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
             jax.errors.TracerIntegerConversionError) as exc:
         raise ValueError(f"method {_method_name(options.config)!r} needs values on the host (to choose a method, "
                          "check convergence or verify the result), which are not known under jax.jit, jax.vmap "
                          f"or (in a jitted function) jax.grad; the methods that run there are {_JITTABLE}"
                          ) from exc
+    if options.mask and isinstance(options.config, MPA | MTP):
+        # Outside their domain (symmetric positive semi-definite to rounding) the series return a
+        # plausible matrix that is no root: NaN instead, per matrix.  After the forward's own LU
+        # (XLA's CPU backend deadlocked at times with two LAPACK calls in flight, see below).
+        a_after, y = lax.optimization_barrier((a, y))
+        y = jnp.where(series_domain(a_after, jnp)[..., None, None], y, jnp.nan)
+    return y
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
@@ -384,7 +393,8 @@ def _call(A: Any, inverse: bool, method: Method, settings: dict[str, Any], lyapu
     traced = _is_traced(a)
     # The core's checks where the values exist; under jit they would need a synchronisation that
     # tracing forbids, and the result is NaN instead (see the module's notes).
-    options = _Options(inverse, config, lyapunov_maxiter, lyapunov_tol, check_finite and not traced)
+    options = _Options(inverse, config, lyapunov_maxiter, lyapunov_tol, check_finite and not traced,
+                       check_finite and traced)
     # float16 and bfloat16 are computed in float32 (XLA has no bfloat16 LU); the cast is
     # differentiable, so the root and its derivatives see float32 or float64 only.
     work = _working_dtype(dtype)
