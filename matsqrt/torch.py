@@ -237,15 +237,15 @@ class _Solve(torch.autograd.Function):
         if state is None:
             x = _Solve.apply(_front(b, bd, size), _front(c, cd, size), None, None, maxiter, tol)
             return x, 0
-        gg = _front(g, gd, size)
-        if tuple(gg.shape) == state.shape:
-            # The forward ran vmapped too: the core's vjp is that of the whole stacked batch.
-            return _Solve.apply(_front(b, bd, size), _front(c, cd, size), gg, state, maxiter, tol), 0
+        if bd is not None:
+            # B comes from the root, batched here: the forward ran vmapped at this level too, and the
+            # core's vjp is that of the whole stacked batch, this level's axis first.
+            return _Solve.apply(b.movedim(bd, 0), _front(c, cd, size), _front(g, gd, size), state, maxiter,
+                                tol), 0
         # Many cotangents for one root (torch.func.jacrev, jacfwd): the root's own vjp for each.
-        bb = b if bd is None else b.movedim(bd, 0)
         cc = c if cd is None else c.movedim(cd, 0)
-        xs = [_Solve.apply(bb if bd is None else bb[i], cc if cd is None else cc[i], gg[i], state, maxiter, tol)
-              for i in range(size)]
+        gg = g.movedim(gd, 0) if gd is not None else g.expand(size, *g.shape)
+        xs = [_Solve.apply(b, cc if cd is None else cc[i], gg[i], state, maxiter, tol) for i in range(size)]
         return torch.stack(xs), 0
 
 

@@ -137,14 +137,30 @@ def test_hessian_equals_autograd_and_finite_differences(root, point):
         np.testing.assert_allclose(h.numpy(), expected.numpy(), rtol=0, atol=1e-12 * expected.abs().max().item())
 
 
+@pytest.mark.parametrize("batch, n", [(2, 3), (4, 2)], ids=["2x3x3", "4x2x2"])
 @pytest.mark.parametrize("root", ROOTS)
-def test_per_sample_jacobians(root):
+def test_per_sample_jacobians(root, batch, n):
+    # 4 x 2 x 2: as many matrices as Jacobian rows, so that pairing the wrong ones would go unnoticed
+    # by the shapes.
     f = ROOTS[root]
-    a = spd_batch(batch=(2,), n=3)
-    jacobians = vmap(jacrev(f))(a)
-    for i in range(2):
-        np.testing.assert_allclose(jacobians[i].numpy(), torch.autograd.functional.jacobian(f, a[i]).numpy(),
-                                   rtol=0, atol=1e-14)
+    a = spd_batch(batch=(batch,), n=n)
+    for jacobian in (jacrev, jacfwd):
+        jacobians = vmap(jacobian(f))(a)
+        for i in range(batch):
+            np.testing.assert_allclose(jacobians[i].numpy(), torch.autograd.functional.jacobian(f, a[i]).numpy(),
+                                       rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_forward_mode_of_torch_autograd(root):
+    import torch.autograd.forward_ad as fwAD
+
+    f = ROOTS[root]
+    a = spd_batch()
+    t = torch.tensor(np.random.default_rng(6).standard_normal(a.shape))
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(f(fwAD.make_dual(a, t))).tangent
+    np.testing.assert_allclose(tangent.numpy(), jvp(f, (a,), (t,))[1].numpy(), rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("transform", ["vmap-grad", "grad", "jacrev", "jacfwd"])
