@@ -64,10 +64,12 @@ and float64 alike (``tests/test_jax_transforms.py`` pins these numbers).
 in float64, 1e-6 to 8e-6 in float32), for symmetric input; use it, or
 ``"mpa"`` with a higher ``degree``, where accuracy matters.  The default was
 not changed to ``"eigh"``: its speed against ``"mpa"`` was measured on
-this project's 2-core CPU only, under load from other jobs (forward and
-backward of 256 x 64 x 64 float32: eigh 106 ms, mpa 624 ms; 16 x 256 x 256:
-636 ms and 1.6 s), not on a GPU, where eigendecompositions are
-comparatively slow.
+this project's 2-core CPU only (JAX 0.10, jit, medians of 5, two runs under
+load from other jobs, condition number 10, float32): forward and backward
+of 256 x 64 x 64, eigh 66-106 ms against mpa's 360-624 ms; of
+16 x 256 x 256, eigh 190-640 ms against 1.6-2.8 s.  It was not measured on
+a GPU, where eigendecompositions are comparatively slow and, in float32,
+less accurate (see :class:`matsqrt.Auto`).
 
 Requires JAX: ``pip install "matsqrt[jax]"``.
 
