@@ -49,7 +49,8 @@ for the forward alone and printed dozens of warnings.  Errors are raised
 when the graph runs, as eagerly.  Differences from the eager path: the
 backward recomputes the forward (one more root per backward); only first
 derivatives are available (PyTorch's compiled autograd has no double
-backward); ``torch.func`` transforms of a compiled root are not supported;
+backward); of the ``torch.func`` transforms only ``vmap`` runs on a compiled
+root (``grad``, ``jacrev`` and ``jvp`` raise inside ``torch.compile``);
 ``return_info=True`` raises :class:`ValueError` (with ``fullgraph=True``
 inside dynamo's error; without it, the call falls back to eager and returns
 the info).  On a GPU, the sync-free settings ``check_finite=False,
@@ -374,6 +375,19 @@ def _op_backward(ctx, g):
 
 
 _root_op.register_autograd(_op_backward, setup_context=_op_setup_context)
+
+
+@_root_op.register_vmap
+def _(info, in_dims, a, key):
+    # The core is batched over leading axes: the vmapped axis goes first.
+    return _root_op(a.movedim(in_dims[0], 0), key), 0
+
+
+@_root_vjp_op.register_vmap
+def _(info, in_dims, a, g, key):
+    # A is passed along (the forward is recomputed), so each cotangent meets its own matrix.
+    size = info.batch_size
+    return _root_vjp_op(_front(a, in_dims[0], size), _front(g, in_dims[1], size), key), 0
 
 
 # --- the public functions ----------------------------------------------------

@@ -105,3 +105,16 @@ def test_the_graph_holds_one_operator_not_the_core():
     assert calls.count("matsqrt.root.default") == 1
     # x @ x, the op, + 1: the core's dozens of products and its eigh did not enter the graph.
     assert len(calls) <= 4, calls
+
+
+def test_vmap_of_a_compiled_root_is_the_batched_call():
+    a = spd_batch(batch=(3,))
+    y = torch.compile(torch.func.vmap(lambda x: mt.inv_sqrtm(x, "mpa", degree=7)), fullgraph=True)(a)
+    np.testing.assert_array_equal(y.numpy(), mt.inv_sqrtm(a, "mpa", degree=7).numpy())
+    # The vjp operator's batching rule: its own matrix for each cotangent.
+    key = mt._options_key(*mt._Options(False, "eigh", None, None, None, None, None, None, True, False))
+    g = torch.tensor(np.random.default_rng(2).standard_normal(a.shape))
+    batched = torch.func.vmap(torch.ops.matsqrt.root_vjp.default, in_dims=(None, 0, None))(a[0], g, key)
+    for i in range(3):
+        np.testing.assert_allclose(batched[i].numpy(), torch.ops.matsqrt.root_vjp.default(a[0], g[i], key).numpy(),
+                                   rtol=0, atol=1e-15)
