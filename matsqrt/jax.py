@@ -1,15 +1,75 @@
-"""JAX functions with a custom vector-Jacobian product over matsqrt's core.
+"""JAX functions over matsqrt's core, differentiable in forward and reverse mode, to any order.
 
-:func:`sqrtm` and :func:`inv_sqrtm` are :func:`jax.custom_vjp` functions.
+:func:`sqrtm` and :func:`inv_sqrtm` are :func:`jax.custom_jvp` functions.
 The forward is the same array-API code as :func:`matsqrt.sqrtm`, run on JAX
-arrays; the backward solves the same Lyapunov equation as
-:func:`matsqrt.sqrtm_vjp` with :func:`matsqrt.lyapunov.sign_step` inside a
-:func:`jax.lax.while_loop` whose stopping test runs on the device.  Neither
-needs a value on the host, so both work under :func:`jax.jit` and
-:func:`jax.vmap`.  The functions themselves are reverse mode only
-(``jax.grad``, ``jax.vjp``); their backward is ordinary JAX code, so
-forward-over-reverse (``jax.hessian``, ``jax.jacfwd(jax.grad(f))``) gives
-second derivatives.
+arrays (``"eigh"``: :func:`jax.numpy.linalg.eigh`, on the device).  The
+derivative is a Lyapunov solve ``Y dY + dY Y = dA`` (inverse root:
+``dZ = -Z^2 X Z^2`` with ``Z X + X Z = dA``), posed with
+:func:`jax.lax.custom_linear_solve`: forward mode (``jax.jvp``,
+``jax.jacfwd``) solves it, reverse mode (``jax.grad``, ``jax.vjp``,
+``jax.jacrev``) solves its transpose, which is exactly the equation of
+:func:`matsqrt.sqrtm_vjp`, and higher derivatives (``jax.hessian``, any
+order, any mix) differentiate the equation, not the solver.  Every
+derivative is that of the exact root at the computed ``Y``.  The solve is
+the matrix-sign iteration of :func:`sign_iteration_on_device` (a
+:func:`jax.lax.while_loop` whose stopping test runs on the device, from
+``B_0 = Y / sqrt(||A||_F)``, or ``Z / ||Z||_F``, as the paper), and for
+``"eigh"`` the Daleckii-Krein formula.
+
+Keywords
+--------
+The keywords of :func:`matsqrt.sqrtm_vjp`: ``method, degree, scale, tol,
+maxiter, lyapunov_maxiter, lyapunov_tol, return_info, check_finite``, with
+their meanings there, and one different default: ``method="mpa"``, not
+``"auto"`` (see below).  ``xp`` is not taken.  ``return_info=True`` returns
+``(Y, info)`` as :func:`matsqrt.sqrtm`, for concrete input only.
+
+Input
+-----
+A JAX array or a NumPy array (converted with :func:`jax.numpy.asarray`);
+anything else raises :class:`TypeError` (:func:`matsqrt.sqrtm` takes any
+array).  The same rule as :mod:`matsqrt.torch`.
+
+jit, vmap and grad
+------------------
+Under :func:`jax.jit` and :func:`jax.vmap` no value reaches the host, so:
+
+* methods that need values on the host (``"auto"``, which chooses by the
+  input's class, ``"db"``, ``"schur"``, tolerance-driven ``"matmul"`` and
+  ``"ns"``) raise :class:`ValueError` naming the ones that run there:
+  ``"mpa"``, ``"mtp"``, ``"eigh"`` and fixed-count iterations such as
+  ``Matmul(tol=0, maxiter=16)`` or ``NS(tol=0, maxiter=k)``.  Eagerly every
+  method runs, ``jax.grad`` included;
+* the checks of ``check_finite`` (finite input, a zero matrix for the
+  inverse root, the methods' domains) raise :class:`ValueError` on concrete
+  input, as :func:`matsqrt.sqrtm` does; on traced input they become NaN on
+  the device, per matrix, where they can be tested there: ``"eigh"`` gives
+  NaN for non-symmetric input, a negative eigenvalue (below
+  ``-n eps max|lambda|``) and a singular matrix for the inverse root (with
+  or without ``check_finite``); ``"mpa"`` and ``"mtp"`` give NaN outside
+  their domain, symmetric positive semi-definite to rounding (one Cholesky
+  factorisation per matrix);
+* the derivative at a numerically singular matrix (infinite) is NaN for
+  that matrix, and an unconverged Lyapunov iteration is NaN for its batch,
+  instead of :class:`ValueError` and :class:`matsqrt.ConvergenceError`.
+
+The default and its accuracy
+----------------------------
+The default is the paper's ``"mpa"`` (degree 5), which runs under ``jit``
+but is an approximation: measured under ``jax.jit`` on 8 x 64 x 64
+symmetric positive-definite matrices with log-spaced spectra, its relative
+Frobenius error is 1.0e-2 at condition number 10 and 0.21 at 1e4, in float32
+and float64 alike (``tests/test_jax_transforms.py`` pins these numbers).
+``"eigh"`` runs under ``jit`` too and is accurate to rounding there (2e-15
+in float64, 1e-6 to 8e-6 in float32), for symmetric input; use it, or
+``"mpa"`` with a higher ``degree``, where accuracy matters.  The default was
+not changed to ``"eigh"``: its speed against ``"mpa"`` was measured on
+this project's 2-core CPU only (JAX 0.10, jit, medians of 5, two runs under
+load from other jobs, condition number 10, float32): forward and backward
+of 256 x 64 x 64, eigh 66-106 ms against mpa's 360-624 ms; of
+16 x 256 x 256, eigh 190-640 ms against 1.6-2.8 s.  It was not measured on
+a GPU, where eigendecompositions are comparatively slow and, in float32,
+less accurate (see :class:`matsqrt.Auto`).
 
 Requires JAX: ``pip install "matsqrt[jax]"``.
 
@@ -22,8 +82,13 @@ Examples
 >>> Y = jax.jit(matsqrt.jax.sqrtm)(A)
 >>> bool(jnp.allclose(Y @ Y, A, atol=1e-2))
 True
+>>> Y = jax.jit(lambda a: matsqrt.jax.sqrtm(a, "eigh"))(A)
+>>> bool(jnp.allclose(Y @ Y, A, atol=1e-5))
+True
 >>> jax.grad(lambda a: jnp.trace(matsqrt.jax.sqrtm(a, degree=10)))(A).shape
 (2, 2)
+>>> jax.jacfwd(lambda a: matsqrt.jax.sqrtm(a, "eigh"))(A).shape
+(2, 2, 2, 2)
 """
 
 from __future__ import annotations
@@ -40,10 +105,16 @@ try:
 except ImportError as exc:
     raise ImportError('matsqrt.jax needs JAX: pip install "matsqrt[jax]"') from exc
 
+import numpy as np
+
 from . import _api
-from ._methods import Method
+from ._classify import symmetric_flags
+from ._errors import ConvergenceInfo
+from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
 from ._scaling import frobenius_norm
-from .lyapunov import DEFAULT_MAXITER, default_tol, sign_step
+from ._validate import batch_indices
+from .eigh import symmetric_part
+from .lyapunov import DEFAULT_MAXITER, check_settings, default_tol, sign_step
 
 __all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "DeviceConvergence"]
 
@@ -52,10 +123,14 @@ class _Options(NamedTuple):
     """The static (non-differentiated, hashable) arguments of a root."""
 
     inverse: bool
-    method: Method
-    degree: int | None
-    maxiter: int | None
-    tol: float | None
+    # The method config with the call's degree, scale, tol and maxiter applied (matsqrt's configure).
+    config: Any
+    lyapunov_maxiter: int | None
+    lyapunov_tol: float | None
+    # Whether the core's checks run: check_finite on concrete (untraced) input only.
+    check: bool
+    # check_finite on traced input: the checks that can run on the device make the result NaN.
+    mask: bool
 
 
 def _full_precision(func):
@@ -73,24 +148,90 @@ def _full_precision(func):
     return traced
 
 
+def _method_name(config: Any) -> str:
+    return type(config).__name__.lower()
+
+
+_JITTABLE = ('"mpa", "mtp", "eigh" and fixed-count iterations such as Matmul(tol=0, maxiter=16) or '
+             "NS(tol=0, maxiter=k)")
+
+
+def _eigh(a: jax.Array, inverse: bool) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """The eigendecomposition root on the device: ``(root, U, v, bad)``.
+
+    ``v`` holds the root's eigenvalues (``sqrt(lambda)`` or ``1 / sqrt(lambda)``)
+    and ``bad`` (per matrix) marks input the root is not defined for, whose
+    root is NaN: not symmetric to rounding (the core's test), an eigenvalue
+    below ``-n eps max|lambda|`` (eigenvalues within that band of zero are
+    rounding and read as zero, as by the core), a zero eigenvalue for the
+    inverse root.  No host synchronisation.
+    """
+    n = a.shape[-1]
+    eps = float(jnp.finfo(a.dtype).eps)
+    symmetric = symmetric_flags(a, jnp)
+    lam, u = jnp.linalg.eigh(symmetric_part(a, jnp))
+    floor = n * eps * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
+    negative = jnp.any(lam < -floor, axis=-1)
+    roots = jnp.sqrt(jnp.where(lam > 0, lam, jnp.zeros_like(lam)))
+    bad = ~symmetric | negative
+    if inverse:
+        bad = bad | jnp.any(roots == 0, axis=-1)
+        v = 1.0 / roots
+    else:
+        v = roots
+    y = (u * v[..., None, :]) @ jnp.matrix_transpose(u)
+    return jnp.where(bad[..., None, None], jnp.nan, y), u, v, bad
+
+
+def _raise_eigh_errors(a: jax.Array, bad: jax.Array, inverse: bool) -> None:
+    """The core's :class:`ValueError` for concrete input the eigh root refused (one host synchronisation)."""
+    if not bool(jnp.any(bad)):
+        return
+    batch = tuple(a.shape[:-2])
+    asymmetric = ~symmetric_flags(a, jnp)
+    if bool(jnp.any(asymmetric)):
+        raise ValueError(f"method 'eigh' needs symmetric input; A is not symmetric to rounding"
+                         f"{batch_indices(asymmetric, batch)} (use method='auto' or 'db' for non-symmetric matrices)")
+    lam = jnp.linalg.eigvalsh(symmetric_part(a, jnp))
+    floor = a.shape[-1] * float(jnp.finfo(a.dtype).eps) * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
+    negative = jnp.any(lam < -floor, axis=-1)
+    if bool(jnp.any(negative)):
+        raise ValueError(f"A has a negative eigenvalue{batch_indices(negative, batch)}: it is not positive "
+                         "semi-definite, so its principal square root is not real")
+    raise ValueError(f"A is singular{batch_indices(bad, batch)}: it has no inverse square root")
+
+
 @_full_precision
 def _forward(a: jax.Array, options: _Options) -> jax.Array:
-    # The host-side checks are done (or skipped) by the public functions;
-    # inside, nothing may need a concrete value.
+    """The root of ``a`` (float32 or float64): the JAX eigh root, or the core's code on JAX arrays."""
+    if math.prod(a.shape) == 0:
+        return jnp.zeros(a.shape, a.dtype)
+    if isinstance(options.config, Eigh):
+        y, _, _, bad = _eigh(a, options.inverse)
+        if options.check:
+            _raise_eigh_errors(a, bad, options.inverse)
+        return y
     root = _api.inv_sqrtm if options.inverse else _api.sqrtm
-    return root(a, options.method, degree=options.degree, check_finite=False)
+    try:
+        y = root(a, options.config, check_finite=options.check)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerIntegerConversionError) as exc:
+        raise ValueError(f"method {_method_name(options.config)!r} needs values on the host (to choose a method, "
+                         "check convergence or verify the result), which are not known under jax.jit, jax.vmap "
+                         f"or (in a jitted function) jax.grad; the methods that run there are {_JITTABLE}"
+                         ) from exc
+    if options.mask and isinstance(options.config, MPA | MTP):
+        # Outside their domain (symmetric positive semi-definite to rounding) the series return a
+        # plausible matrix that is no root: NaN instead, per matrix.  After the forward's own LU
+        # (XLA's CPU backend deadlocked at times with two LAPACK calls in flight, see below).
+        a_after, y = lax.optimization_barrier((a, y))
+        y = jnp.where(series_domain(a_after, jnp)[..., None, None], y, jnp.nan)
+    return y
 
 
-def _primal(a: jax.Array, options: _Options) -> jax.Array:
-    # float16 and bfloat16 are computed in float32 (XLA has no bfloat16 LU).
-    dtype = a.dtype
-    work = _working_dtype(dtype)
-    return _forward(a if dtype == work else a.astype(work), options).astype(dtype)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _root(a: jax.Array, options: _Options) -> jax.Array:
-    return _primal(a, options)
+    return _forward(a, options)
 
 
 def _one_norm(a: jax.Array) -> jax.Array:
@@ -114,58 +255,85 @@ def _numerically_singular(a: jax.Array) -> jax.Array:
     return ~(kappa < 1.0 / (n * eps))
 
 
-Residuals = tuple[jax.Array, jax.Array, jax.Array]
+def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
+    """``solve(C, transpose)``: ``X`` with ``B X + X B = C`` for ``B = Y`` (or ``Y^H``), NaN where undefined.
 
+    The eigh root: the Daleckii-Krein formula ``U ((U^H C U) / (v_i + v_j)) U^H``
+    (exact, self-adjoint).  Every other method: the matrix-sign iteration of
+    :func:`sign_iteration_on_device` from ``B_0 = Y / sqrt(||A||_F)`` (square
+    root) or ``Z / ||Z||_F`` (inverse root), as the core's series methods and
+    the paper, with the ``lyapunov_maxiter`` and ``lyapunov_tol`` settings.
+    A numerically singular ``A`` (infinite derivative) and an unconverged
+    iteration give NaN, for the affected matrices and the batch respectively.
+    ``a`` and ``y`` are the primal values, without derivatives of their own:
+    the solve is the inverse of ``X -> Y X + X Y``, which
+    :func:`jax.lax.custom_linear_solve` differentiates by itself.
+    """
+    a, y = lax.stop_gradient(a), lax.stop_gradient(y)
+    if math.prod(a.shape) == 0:
+        return lambda c, transpose: jnp.zeros_like(c)
+    if isinstance(options.config, Eigh):
+        _, u, v, bad = _eigh(a, options.inverse)
+        weights = 1.0 / (v[..., :, None] + v[..., None, :])
+        n = a.shape[-1]
+        eps = float(jnp.finfo(a.dtype).eps)
+        lam = jnp.square(v) if not options.inverse else 1.0 / jnp.square(v)
+        # Numerically singular (smallest eigenvalue below n eps times the largest): infinite derivative.
+        singular = bad | (jnp.min(lam, axis=-1) <= n * eps * jnp.max(lam, axis=-1))
+        uh = jnp.matrix_transpose(u)
 
-@_full_precision
-def _root_fwd(a: jax.Array, options: _Options) -> tuple[jax.Array, Residuals]:
-    dtype = a.dtype
-    work = _working_dtype(dtype)
-    a = a if dtype == work else a.astype(work)
-    y = _forward(a, options)
-    if options.inverse:
-        # B_0 = Z^T / ||Z||_F, as the core's inv_sqrtm_vjp.
-        scale = frobenius_norm(y, jnp)
-    else:
-        # B_0 = Y^T / sqrt(||A||_F), as the core's sqrtm_vjp (the paper's scaling).
-        s = frobenius_norm(a, jnp)
-        scale = jnp.sqrt(jnp.where(s > 0, s, jnp.ones_like(s)))
+        def eigh_solve(c, transpose):
+            x = u @ (weights * (uh @ c @ u)) @ uh
+            return jnp.where(singular[..., None, None], jnp.nan, x)
+
+        return eigh_solve
     # The singularity test's inverse only after the forward's own factorisations: XLA's CPU backend
     # deadlocked at times (3 of 6 runs, measured) with two LAPACK calls in flight at once.
     a_after, _ = lax.optimization_barrier((a, y))
-    return y.astype(dtype), (y, scale, _numerically_singular(a_after))
-
-
-@_full_precision
-def _root_bwd(options: _Options, residuals: Residuals, g: jax.Array) -> tuple[jax.Array]:
-    y, scale, singular = residuals
-    out_dtype = g.dtype
-    g = g.astype(y.dtype)
-    if math.prod(y.shape) == 0:
-        return (jnp.zeros(y.shape, out_dtype),)
-    yt = jnp.matrix_transpose(y)
+    singular = _numerically_singular(a_after)
     if options.inverse:
-        # Z^T X + X Z^T = -A^-T G A^-T with A^-1 = Z Z.
-        a_inv_t = jnp.matrix_transpose(y @ y)
-        c = -(a_inv_t @ g @ a_inv_t)
+        scale = frobenius_norm(y, jnp)
     else:
-        c = g
-    # A singular matrix has no derivative (it is infinite), and its equation
-    # would keep the whole batch's iteration from converging: solve I X + X I
-    # = 0 in its place and report NaN for it alone.
+        s = frobenius_norm(a, jnp)
+        scale = jnp.sqrt(jnp.where(s > 0, s, jnp.ones_like(s)))
     eye = jnp.eye(y.shape[-1], dtype=y.dtype)
-    b = jnp.where(singular, eye, yt / scale)
-    c = jnp.where(singular, jnp.zeros_like(c), c / scale)
-    maxiter = DEFAULT_MAXITER if options.maxiter is None else int(options.maxiter)
-    tol = default_tol(jnp, y.dtype) if options.tol is None else float(options.tol)
-    x, info = sign_iteration_on_device(b, c, maxiter=maxiter, tol=tol)
-    # No host to raise ConvergenceError from: a failed solve is NaN, which
-    # cannot pass unnoticed.
-    x = jnp.where(info.converged & ~singular, x, jnp.nan)
-    return (x.astype(out_dtype),)
+    maxiter = DEFAULT_MAXITER if options.lyapunov_maxiter is None else int(options.lyapunov_maxiter)
+    tol = default_tol(jnp, y.dtype) if options.lyapunov_tol is None else float(options.lyapunov_tol)
+
+    @_full_precision
+    def sign_solve(c, transpose):
+        b = jnp.matrix_transpose(y) if transpose else y
+        # A singular matrix would keep the whole batch's iteration from converging: solve
+        # I X + X I = 0 in its place and report NaN for it alone.
+        b = jnp.where(singular, eye, b / scale)
+        c = jnp.where(singular, jnp.zeros_like(c), c / scale)
+        x, info = sign_iteration_on_device(b, c, maxiter=maxiter, tol=tol)
+        # No host to raise ConvergenceError from: a failed solve is NaN, which cannot pass unnoticed.
+        return jnp.where(info.converged & ~singular, x, jnp.nan)
+
+    return sign_solve
 
 
-_root.defvjp(_root_fwd, _root_bwd)
+@_root.defjvp
+@_full_precision
+def _root_jvp(options: _Options, primals: tuple[jax.Array], tangents: tuple[jax.Array]):
+    (a,), (da,) = primals, tangents
+    # The root through _root itself, so that derivatives of this rule (second derivatives) use
+    # this rule again rather than differentiating the forward's arithmetic.
+    y = _root(a, options)
+    solve = _lyapunov_solver(a, y, options)
+
+    def matvec(x):
+        return y @ x + x @ y
+
+    # Y dY + dY Y = dA.  Inverse root: Z dZ + dZ Z = -Z^2 dA Z^2, written dZ = -Z^2 X Z^2 with
+    # Z X + X Z = dA (Z^2 commutes with the equation), whose transpose is the core's vjp,
+    # Z^T X + X Z^T = -A^-T G A^-T, solved for G itself.
+    x = lax.custom_linear_solve(matvec, da, lambda _, c: solve(c, False), lambda _, c: solve(c, True))
+    if options.inverse:
+        zz = y @ y
+        x = -(zz @ x @ zz)
+    return y, x
 
 
 _HALF_FLOATS = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
@@ -253,9 +421,30 @@ def _is_traced(a: jax.Array) -> bool:
     return isinstance(a, jax.core.Tracer)
 
 
-def _call(A: Any, options: _Options, check_finite: bool) -> jax.Array:
-    name = "inv_sqrtm" if options.inverse else "sqrtm"
-    a = jnp.asarray(A)
+def _residual(a: jax.Array, y: jax.Array, inverse: bool) -> float:
+    """As :func:`matsqrt.sqrtm`'s info: ``||Y^2 - A||_F / ||A||_F``, or ``||Z A Z - I||_F / sqrt(n)``."""
+    if math.prod(a.shape) == 0:
+        return 0.0
+    if inverse:
+        rel = frobenius_norm(y @ a @ y - jnp.eye(a.shape[-1], dtype=a.dtype), jnp) / a.shape[-1] ** 0.5
+    else:
+        den = frobenius_norm(a, jnp)
+        rel = frobenius_norm(y @ y - a, jnp) / jnp.where(den > 0, den, jnp.ones_like(den))
+    return float(jnp.max(rel))
+
+
+def _as_array(A: Any, name: str) -> jax.Array:
+    # One rule for both adapters: the library's own arrays and NumPy arrays, nothing else.
+    if isinstance(A, jax.Array | np.ndarray):
+        return jnp.asarray(A)
+    raise TypeError(f"matsqrt.jax.{name} takes a JAX or NumPy array; got {type(A).__name__} "
+                    f"(matsqrt.{name} takes any array)")
+
+
+def _call(A: Any, inverse: bool, method: Method, settings: dict[str, Any], lyapunov_maxiter: Any,
+          lyapunov_tol: Any, return_info: bool, check_finite: bool) -> Any:
+    name = "inv_sqrtm" if inverse else "sqrtm"
+    a = _as_array(A, name)
     # Shapes are static, so these checks hold under jit too: the core's messages.
     if a.ndim < 2:
         raise ValueError(f"A must be at least 2-D of shape (..., n, n); got shape {tuple(a.shape)}")
@@ -263,14 +452,31 @@ def _call(A: Any, options: _Options, check_finite: bool) -> jax.Array:
         raise ValueError(f"A must be square in its last two axes; got shape {tuple(a.shape)}")
     dtype = _input_dtype(a.dtype, name)
     a = a if a.dtype == dtype else a.astype(dtype)
-    if check_finite and not _is_traced(a):
-        # Host-side checks only where the values exist; under jit they would
-        # need a synchronisation that tracing forbids.
-        if not bool(jnp.all(jnp.isfinite(a))):
-            raise ValueError("A must not contain NaN or infinity (use check_finite=False to skip this check)")
-        if options.inverse and a.size and not bool(jnp.all(jnp.any(a != 0, axis=(-2, -1)))):
-            raise ValueError("inv_sqrtm: A contains a zero matrix, which has no inverse square root")
-    return _root(a, options)
+    # Settings are Python values: checked under jit too (unknown settings, invalid values).
+    config = configure(method, **settings)
+    check_settings(jnp, jnp.float64, lyapunov_maxiter, lyapunov_tol)
+    traced = _is_traced(a)
+    # The core's checks where the values exist; under jit they would need a synchronisation that
+    # tracing forbids, and the result is NaN instead (see the module's notes).
+    options = _Options(inverse, config, lyapunov_maxiter, lyapunov_tol, check_finite and not traced,
+                       check_finite and traced)
+    # float16 and bfloat16 are computed in float32 (XLA has no bfloat16 LU); the cast is
+    # differentiable, so the root and its derivatives see float32 or float64 only.
+    work = _working_dtype(dtype)
+    a = a if dtype == work else a.astype(work)
+    if return_info:
+        if traced:
+            raise ValueError(f"matsqrt.jax.{name}: return_info=True needs concrete input (its info is computed "
+                             "on the host), not a traced one under jax.jit, jax.vmap or jax.grad")
+        if isinstance(config, Eigh):
+            y = _forward(a, options)
+            info = ConvergenceInfo(0, _residual(a, y, inverse), True, 0.0)
+        else:
+            root = _api.inv_sqrtm if inverse else _api.sqrtm
+            with jax.default_matmul_precision("highest"):
+                y, info = root(a, config, return_info=True, check_finite=options.check)
+        return y.astype(dtype), info
+    return _root(a, options).astype(dtype)
 
 
 def sqrtm(
@@ -278,33 +484,43 @@ def sqrtm(
     method: Method = "mpa",
     *,
     degree: int | None = None,
+    scale: str | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
     lyapunov_maxiter: int | None = None,
     lyapunov_tol: float | None = None,
+    return_info: bool = False,
     check_finite: bool = True,
-) -> jax.Array:
+) -> Any:
     """Differentiable principal square root ``A^(1/2)`` of a batch of JAX arrays.
 
     Parameters
     ----------
-    A : jax.Array, shape (..., n, n)
+    A : jax.Array or numpy.ndarray, shape (..., n, n)
         Matrices as for :func:`matsqrt.sqrtm`.
-    method, degree
-        As in :func:`matsqrt.sqrtm`, passed to the core untouched; static
-        under :func:`jax.jit` (Python values, not traced).  The default is the
-        paper's ``"mpa"``, not ``"auto"``: under ``jit`` only methods that
-        never synchronise with the host can run, i.e. ``"mpa"``, ``"mtp"``
-        and fixed-count iterations such as ``Matmul(tol=0, maxiter=16)``
-        (accurate to rounding for condition numbers up to about 1e4, measured
-        on float64 diagonals) or ``NS(tol=0, maxiter=k)``; ``"auto"``,
-        ``"eigh"`` and tolerance-driven iterations work only eagerly.
+    method : str or method config, default "mpa"
+        As in :func:`matsqrt.sqrtm`; static under :func:`jax.jit` (a Python
+        value, not traced).  Under ``jit`` and ``vmap`` only ``"mpa"``,
+        ``"mtp"``, ``"eigh"`` and fixed-count iterations
+        (``Matmul(tol=0, maxiter=16)``: accurate to rounding for condition
+        numbers up to about 1e4, measured on float64 diagonals) run; the
+        others raise :class:`ValueError` there (see the module's notes).
+        The default's accuracy: the module's notes.
+    degree, scale, tol, maxiter
+        As in :func:`matsqrt.sqrtm`; a setting the method does not have
+        raises :class:`ValueError`, under ``jit`` too.
     lyapunov_maxiter, lyapunov_tol
-        Settings of the backward's matrix-sign iteration, as in
+        Settings of the derivatives' matrix-sign iteration, as in
         :func:`matsqrt.sqrtm_vjp`; ``lyapunov_maxiter=8, lyapunov_tol=0`` is
-        the paper's fixed eight iterations.
+        the paper's fixed eight iterations.  ``"eigh"`` ignores them.
+    return_info : bool, default False
+        Also return the forward's :class:`matsqrt.ConvergenceInfo`, as
+        :func:`matsqrt.sqrtm`; concrete input only (:class:`ValueError`
+        under ``jit``, ``vmap`` and ``grad``).
     check_finite : bool, default True
-        Raise :class:`ValueError` for NaN or infinity in a concrete ``A``.
-        Under :func:`jax.jit` the values are not known and nothing is checked;
-        non-finite input then gives non-finite output.
+        The core's checks on concrete input (:class:`ValueError` for
+        non-finite input, input outside the method's domain); on traced
+        input, NaN on the device where they can run there (module notes).
 
     Returns
     -------
@@ -314,40 +530,42 @@ def sqrtm(
         returned in JAX's default float dtype: float64 with
         ``jax_enable_x64``, float32 without (JAX's own rule for
         ``int -> float``; the NumPy API always uses float64).
+    info : matsqrt.ConvergenceInfo
+        Only with ``return_info=True``.
 
     Raises
     ------
     ValueError
         ``A`` not at least 2-D or not square (also under :func:`jax.jit`:
-        shapes are static); non-finite values (``check_finite``, eagerly only).
+        shapes are static); invalid settings; a method that needs the host
+        under ``jit`` or ``vmap``; and on concrete input as
+        :func:`matsqrt.sqrtm` (with ``check_finite``).
     TypeError
-        Boolean or complex ``A`` (complex is not supported yet), or a dtype
-        not listed under Returns (the 8- and 4-bit floats).
+        ``A`` neither a JAX nor a NumPy array; boolean or complex ``A``
+        (complex is not supported yet), or a dtype not listed under Returns
+        (the 8- and 4-bit floats).
 
     Notes
     -----
-    The gradient treats ``A`` as an unconstrained ``n x n`` matrix and solves
-    ``Y^T X + X Y^T = G``: the exact derivative of the square root at the
-    computed ``Y``.  It matches finite differences of the forward only where
-    the forward is accurate (``jax.test_util.check_grads`` needs e.g.
-    ``method="mpa", degree=10`` on well-conditioned matrices; the paper's
-    degree 5 is about 1e-2 accurate at condition number 10).
+    The derivatives treat ``A`` as an unconstrained ``n x n`` matrix: the
+    gradient solves ``Y^T X + X Y^T = G``, the tangent ``Y dY + dY Y = dA``.
+    They are the exact derivatives of the square root at the computed
+    ``Y``, of every order, so they match finite differences of the forward
+    only where the forward is accurate (``jax.test_util.check_grads`` needs
+    e.g. ``"eigh"``, or ``"mpa"`` with ``degree=10`` on well-conditioned
+    matrices; the default degree 5 is about 1e-2 accurate at condition
+    number 10).
 
-    At a singular ``A`` the derivative is infinite.  The gradient is NaN
-    there, for the affected batch entries only: for each matrix where
+    At a singular ``A`` the derivative is infinite; it is NaN there, for the
+    affected batch entries only: for each matrix where
     ``||A||_1 ||A^-1||_1 >= 1 / (n eps)`` (``eps`` of the working dtype;
     for symmetric ``A``, a smallest eigenvalue below about ``n eps`` times
-    the largest), or where that estimate is not finite.  The test is one
-    inverse per matrix, on the device, made in the forward pass of a
-    differentiated call.  An unconverged Lyapunov iteration gives a NaN
-    gradient (for the whole batch, whose iteration it is) instead of
-    :class:`matsqrt.ConvergenceError`.  No exception can leave a traced
-    computation, so NaN is how both are reported.
-
-    Second derivatives (``jax.hessian``) differentiate the backward's
-    iteration in forward mode, through the forward's own derivative: with an
-    accurate forward (e.g. ``Matmul(tol=0, maxiter=16)`` at moderate
-    condition numbers) they are those of the exact square root.
+    the largest), or where that estimate is not finite (``"eigh"``: a
+    smallest eigenvalue at most ``n eps`` times the largest).  The test is
+    one inverse per matrix, on the device, made when a derivative is.  An
+    unconverged Lyapunov iteration gives NaN (for the whole batch, whose
+    iteration it is) instead of :class:`matsqrt.ConvergenceError`: no
+    exception can leave a traced computation.
 
     Examples
     --------
@@ -358,11 +576,12 @@ def sqrtm(
     >>> Y = matsqrt.jax.sqrtm(A, degree=12)
     >>> bool(jnp.allclose(Y, jnp.diag(jnp.array([2.0, 3.0])), atol=1e-3))
     True
-    >>> dA = jax.grad(lambda a: matsqrt.jax.sqrtm(a, degree=12).sum())(A)
-    >>> bool(jnp.allclose(dA.diagonal(), jnp.array([1 / 4, 1 / 6]), atol=1e-3))
+    >>> dA = jax.grad(lambda a: matsqrt.jax.sqrtm(a, "eigh").sum())(A)
+    >>> bool(jnp.allclose(dA.diagonal(), jnp.array([1 / 4, 1 / 6])))
     True
     """
-    return _call(A, _Options(False, method, degree, lyapunov_maxiter, lyapunov_tol), check_finite)
+    settings = dict(degree=degree, scale=scale, tol=tol, maxiter=maxiter)
+    return _call(A, False, method, settings, lyapunov_maxiter, lyapunov_tol, return_info, check_finite)
 
 
 def inv_sqrtm(
@@ -370,15 +589,20 @@ def inv_sqrtm(
     method: Method = "mpa",
     *,
     degree: int | None = None,
+    scale: str | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
     lyapunov_maxiter: int | None = None,
     lyapunov_tol: float | None = None,
+    return_info: bool = False,
     check_finite: bool = True,
-) -> jax.Array:
+) -> Any:
     """Differentiable inverse principal square root ``A^(-1/2)`` of a batch of JAX arrays.
 
-    Parameters, returns, raises and notes as :func:`sqrtm`; the backward
-    solves ``Z^T X + X Z^T = -A^-T G A^-T`` as :func:`matsqrt.inv_sqrtm_vjp`.
-    With ``check_finite`` a concrete ``A`` holding a zero matrix raises
+    Parameters, returns, raises and notes as :func:`sqrtm`; the gradient
+    solves ``Z^T X + X Z^T = -A^-T G A^-T`` as :func:`matsqrt.inv_sqrtm_vjp`,
+    the tangent is ``dZ = -Z^2 X Z^2`` with ``Z X + X Z = dA``.  With
+    ``check_finite`` a concrete ``A`` holding a zero matrix raises
     :class:`ValueError`.
 
     Examples
@@ -391,4 +615,5 @@ def inv_sqrtm(
     >>> bool(jnp.allclose(Z @ A @ Z, jnp.eye(2), atol=1e-2))
     True
     """
-    return _call(A, _Options(True, method, degree, lyapunov_maxiter, lyapunov_tol), check_finite)
+    settings = dict(degree=degree, scale=scale, tol=tol, maxiter=maxiter)
+    return _call(A, True, method, settings, lyapunov_maxiter, lyapunov_tol, return_info, check_finite)

@@ -171,8 +171,19 @@ def test_forward_errors_are_the_core_errors():
         mt.sqrtm(torch.ones(2, 3, dtype=torch.float64, requires_grad=True))
     with pytest.raises(ValueError, match="NaN or infinity"):
         mt.sqrtm(torch.full((2, 2), float("nan"), requires_grad=True))
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        mt.sqrtm(np.eye(2))
+    with pytest.raises(TypeError, match="takes a torch.Tensor or a NumPy array; got list"):
+        mt.sqrtm([[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_numpy_input_is_converted_as_by_the_jax_adapter():
+    # One rule for both adapters: NumPy arrays are converted, other objects refused.
+    a = spd_batch()
+    Y = mt.sqrtm(a)
+    assert isinstance(Y, torch.Tensor) and Y.dtype == torch.float64 and not Y.requires_grad
+    np.testing.assert_allclose(Y.numpy(), matsqrt.sqrtm(a), rtol=0, atol=1e-13)
+    Z = mt.inv_sqrtm(np.array([[4, 0], [0, 9]]))
+    assert Z.dtype == torch.float64
+    np.testing.assert_allclose(Z.numpy(), np.diag([1 / 2, 1 / 3]), rtol=1e-14)
 
 
 def test_the_output_is_freed_without_the_cycle_collector():
