@@ -65,10 +65,39 @@ def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
         grad, info = newton_sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol)
         if not info.converged:
             _raise_if_singular_root(a, xp)
+            turn = _quarter_turn(b0, xp)
+            if turn is not None:
+                grad, info = newton_sign_iteration(b0 * turn, c0 * turn, xp, maxiter=maxiter, tol=tol)
     else:
         grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
     raise_if_not_converged(info, "vjp", "the root must be nonsingular with its spectrum in the right half-plane")
     return grad, info
+
+
+def _quarter_turn(b: Any, xp: Any) -> Any:
+    """Per matrix ``e^(i phi)`` (shape ``(..., 1, 1)``) that centres the arguments of the eigenvalues of ``b``
+    on the positive real axis, or ``None`` where that changes nothing.
+
+    The principal root of a negative eigenvalue, ``i sqrt(|lambda|)``, lies
+    on the imaginary axis, where the sign function (and so Newton's sign
+    iteration) is undefined; but the arguments of a principal root's
+    eigenvalues span less than pi, and ``B X + X B = C`` is equivalent to
+    ``(e^(i phi) B) X + X (e^(i phi) B) = e^(i phi) C``, whose coefficient then has
+    its spectrum in the open right half-plane.  Error path: the eigenvalues
+    on the host.
+    """
+    import numpy as np
+
+    from ._validate import _to_host
+
+    if not is_complex(b, xp):
+        return None
+    lam = np.linalg.eigvals(np.asarray(_to_host(b)).astype(np.complex128))
+    arg = np.angle(lam)
+    phi = -0.5 * (np.max(arg, axis=-1) + np.min(arg, axis=-1))
+    if not np.any(np.abs(phi) > 0):
+        return None
+    return xp.asarray(np.exp(1j * phi)[..., None, None], dtype=b.dtype, device=array_device(b))
 
 
 def _raise_if_singular_root(y: Any, xp: Any) -> None:
@@ -510,14 +539,12 @@ class DB:
     ``A^(1/2) = e^(i theta / 2) (e^(-i theta) A)^(1/2)`` with ``theta``
     smaller than the angle between every other eigenvalue and the cut's
     lower side, which gives the principal root, complex (real input then
-    returns complex output); a zero eigenvalue (within ``n eps max|lambda|``,
-    as for ``eigh``) is moved by a shift ``d`` that is then removed to first
-    order, as in ``matmul``, and the result is accepted only if its size and
-    residual show a semi-simple zero eigenvalue (the FID case: ``S1 @ S2``
-    of rank-deficient covariances); otherwise (a Jordan block at zero, such
-    as a nilpotent matrix) :class:`ValueError`: no square root exists.
-    Singular input has no inverse root and no derivative
-    (:class:`ValueError`).  Backward: the Newton sign iteration with
+    returns complex output); numerically singular matrices (the FID case:
+    ``S1 @ S2`` of rank-deficient covariances) get their roots by deflation
+    onto the range (:mod:`matsqrt.singular`, on the host), and a zero
+    eigenvalue that is not semi-simple (a Jordan block, such as a nilpotent
+    matrix) raises :class:`ValueError`: no principal root exists.  Singular
+    input has no inverse root and no derivative (:class:`ValueError`).  Backward: the Newton sign iteration with
     inverses (:func:`matsqrt.lyapunov.newton_sign_iteration`) on ``Y^H``,
     which converges for every principal root.
     """
@@ -541,9 +568,16 @@ class DB:
         # benchmark's product counter)
         flag = xp.astype(zero, s.dtype)
         u = a / safe + flag * eye
-        y, info = _corrected_root(u, xp, maxiter, tol)
+        y, z_u, info = _corrected_root(u, xp, maxiter, tol)
         singular = None
-        if not info.converged:
+        if info.converged:
+            # A (numerically) singular matrix can converge too, to the root of a nearby matrix: ||U^(-1/2)||_F^2
+            # >= 1 / (n eps) (for ||U||_F = 1) marks the candidates, looked at on the host (one synchronisation).
+            n, eps_u = u.shape[-1], float(xp.finfo(u.dtype).eps)
+            near = frobenius_norm(z_u, xp)[..., 0, 0] ** 2 * (n * eps_u) >= 1.0
+            if bool(xp.any(near)):
+                y, singular = _settle_singular(u, y, near, xp)
+        else:
             y, info, singular = _off_the_cut(u, xp, maxiter, tol, info)
         root_s = xp.sqrt(safe)
         batch = tuple(a.shape[:-2])
@@ -573,7 +607,7 @@ def _general_backward(xp: Any, y: Any, z: Any, scale: Any, g: Any, maxiter: Any,
     On NumPy a Bartels-Stewart solve (``scipy.linalg.schur`` and LAPACK's
     ``?trsyl`` per matrix) was measured no faster: 67 ms against 55 ms at
     16 x 64 x 64 and 3.35 s against 3.38 s at 4 x 256 x 256 (float64,
-    medians of 5, 2-core AMD EPYC, 2026-12-03), so one backend-neutral
+    medians of 5, 2-core Intel Xeon, 2026-12-03), so one backend-neutral
     iteration serves every library.
     """
     if is_complex(y, xp) and not is_complex(g, xp):
@@ -584,7 +618,7 @@ def _general_backward(xp: Any, y: Any, z: Any, scale: Any, g: Any, maxiter: Any,
     return _solve(xp, y, conj_transpose(y, xp) / scale, g / scale, maxiter, tol, general=True)
 
 
-def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:
+def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo]:
     """Denman-Beavers for ``u`` (moderate norm), then one Newton correction ``Y E + E Y = U - Y^2``.
 
     The coupled iterations' accuracy is limited by their inverse root (about
@@ -592,21 +626,64 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Con
     (measured, float64, 5 x 5 near-symmetric matrix with condition number
     5e9: 2.0e-10 -> 2.2e-13, SciPy's Schur method 4.4e-13).
     """
-    y, _, info = denman_beavers(u, xp, maxiter=maxiter, tol=tol)
+    y, z, info = denman_beavers(u, xp, maxiter=maxiter, tol=tol)
     if not info.converged:
-        return y, info
+        return y, z, info
     correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=maxiter, tol=tol)
     if refined.converged:
         y = y + correction
-    return y, dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+    return y, z, dataclasses.replace(info, iterations=info.iterations + refined.iterations)
 
 
-def _rounding_band(lam: Any, n: int, eps: float) -> Any:
-    """``n eps max|lambda|`` per matrix (shape ``(..., 1)``): eigenvalues within it of zero, or of the negative
-    real axis, are read as lying on it, the band :func:`matsqrt.eigh.eigh_root` reads as zero."""
+def _settle_host(a: Any, y: Any, candidates: Any, batch: tuple[int, ...]) -> tuple[Any, Any]:
+    """``(Y, singular)`` on the host for the ``candidates`` of ``a`` (NumPy arrays) that may be singular.
+
+    By :func:`matsqrt.singular.zero_eigenvalue_kind`: a Jordan block at zero
+    raises :class:`ValueError`; a semi-simple zero eigenvalue gets the root
+    by deflation; an UNCLEAR matrix keeps the root ``y`` computed for it if
+    that squares back to ``A`` (:func:`matsqrt.singular.squares_back`; a
+    ``None`` ``y``: no root to judge) and raises otherwise.  ``singular``
+    flags every matrix that is singular to working precision, which has no
+    inverse root and no derivative.
+    """
     import numpy as np
 
-    return n * eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+    from .singular import (
+        DEFECTIVE,
+        REGULAR,
+        SEMISIMPLE,
+        UNCLEAR,
+        deflated_roots,
+        raise_defective,
+        squares_back,
+        zero_eigenvalue_kind,
+    )
+
+    candidates = np.asarray(candidates, dtype=bool)
+    kind = np.full(candidates.shape, REGULAR, dtype=np.int8)
+    if np.any(candidates):
+        kind[candidates] = zero_eigenvalue_kind(a[candidates])
+    unclear = kind == UNCLEAR
+    if y is not None and np.any(unclear):
+        unclear = unclear & ~(np.all(np.isfinite(y), axis=(-2, -1)) & squares_back(a, y))
+    raise_defective((kind == DEFECTIVE) | unclear, batch)
+    semisimple = kind == SEMISIMPLE
+    if np.any(semisimple):
+        deflated = deflated_roots(a, semisimple, batch)
+        y = deflated if y is None else np.where(semisimple[..., None, None], deflated, y)
+    return y, kind != REGULAR
+
+
+def _settle_singular(u: Any, y: Any, candidates: Any, xp: Any) -> tuple[Any, Any]:
+    """:func:`_settle_host` for the converged Denman-Beavers roots ``y`` of ``u``, on ``u``'s device."""
+    import numpy as np
+
+    from ._validate import _to_host
+    from .singular import to_device
+
+    batch = tuple(u.shape[:-2])
+    settled, singular = _settle_host(np.asarray(_to_host(u)), np.asarray(_to_host(y)), _to_host(candidates), batch)
+    return to_device(settled, u, xp), xp.asarray(singular, device=array_device(u))
 
 
 def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInfo
@@ -614,62 +691,60 @@ def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInf
     """``(Y, info, singular)``: the principal roots of ``u`` (``||u||_F = 1``) whose Denman-Beavers
     iteration failed.
 
-    Error path, one host computation of the eigenvalues.  Per matrix: a
-    negative real eigenvalue (on the branch cut) makes ``theta`` positive,
-    at most pi/8 and at most half the smallest angle between another
-    eigenvalue and the cut's lower side; a zero eigenvalue makes the shift
-    ``d`` positive; ``e^(i theta / 2) (e^(-i theta) (u + d I))^(1/2) - (d / 2)
-    (u + d I)^(-1/2)`` is then the principal root of ``u``, up to ``O(d^2)``.
-    ``singular`` flags the shifted matrices (``None`` if none was).  Raises
-    :class:`ValueError` where no square root exists and
-    :class:`ConvergenceError` when neither explains the failure.
+    Error path, on the host.  Numerically singular matrices (singular values
+    below ``n eps`` times the largest) get their roots by deflation
+    (:mod:`matsqrt.singular`, which refuses a zero eigenvalue that is not
+    semi-simple); ``singular`` flags them (``None`` if there are none).  For
+    the others, a negative real eigenvalue (within ``n eps max|lambda|`` of
+    the negative real axis: on the branch cut) makes ``theta`` positive, at
+    most pi/8 and at most half the smallest angle between another
+    eigenvalue and the cut's lower side, and
+    ``e^(i theta / 2) (e^(-i theta) u)^(1/2)`` is their principal root.
+    Raises :class:`ConvergenceError` when neither explains the failure.
     """
     import numpy as np
 
     from ._validate import _to_host
+    from .singular import to_device
 
     _raise_if_not_finite(u, xp)
     n = u.shape[-1]
     eps = float(xp.finfo(u.dtype).eps)
-    lam = np.linalg.eigvals(np.asarray(_to_host(u)).astype(np.complex128))
-    band = _rounding_band(lam, n, eps)
-    near_zero = np.abs(lam) <= band
-    on_cut = (np.abs(lam.imag) <= band) & (lam.real < 0) & ~near_zero
-    # The shift moves the near-zero eigenvalues (discs of radius |lambda| about d) into the right half-plane;
-    # a zero eigenvalue's root comes out as sqrt(d) / 2, so d is kept as small as that allows.
-    largest_zero = np.max(np.where(near_zero, np.abs(lam), 0.0), axis=-1)
-    shift = np.where(np.any(near_zero, axis=-1), 4.0 * np.maximum(largest_zero, n * eps), 0.0)
-    above_lower_side = np.where(on_cut, np.pi, np.angle(lam + shift[..., None])) + np.pi
-    theta = np.where(np.any(on_cut, axis=-1), np.minimum(np.pi / 8, 0.5 * np.min(above_lower_side, axis=-1)), 0.0)
-    if not (np.any(shift > 0) or np.any(theta > 0)):
-        raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+    batch = tuple(u.shape[:-2])
+    host = np.asarray(_to_host(u))
     device = array_device(u)
-    d = xp.asarray(shift[..., None, None], dtype=real_dtype(u.dtype, xp), device=device)
-    shifted = u + d * xp.eye(n, dtype=u.dtype, device=device)
-    if np.any(theta > 0):
+    eye = xp.eye(n, dtype=u.dtype, device=device)
+    # Every matrix is a candidate: the iteration failed without saying which.
+    deflated_host, singular_host = _settle_host(host, None, np.ones(batch, dtype=bool), batch)
+    singular = None
+    deflated = None
+    if np.any(singular_host):
+        deflated = to_device(deflated_host, u, xp)
+        singular = xp.asarray(singular_host, device=device)
+        mask = xp.astype(singular, real_dtype(u.dtype, xp))[..., None, None]
+        # The singular matrices are done: the iteration runs on I in their place.
+        u = u * (1.0 - mask) + eye * mask
+        root, _, info = _corrected_root(u, xp, maxiter, tol)
+    if singular is None or not info.converged:
+        lam = np.linalg.eigvals(np.where(singular_host[..., None, None], np.eye(n), host).astype(np.complex128))
+        band = n * eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+        on_cut = (np.abs(lam.imag) <= band) & (lam.real < -band)
+        above_lower_side = np.where(on_cut, np.pi, np.angle(lam)) + np.pi
+        theta = np.where(np.any(on_cut, axis=-1), np.minimum(np.pi / 8, 0.5 * np.min(above_lower_side, axis=-1)), 0.0)
+        if not np.any(theta > 0):
+            raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
         ctype = complex_dtype(u.dtype, xp)
         half_turn = xp.asarray(np.exp(0.5j * theta)[..., None, None], dtype=ctype, device=device)
-        root, info = _corrected_root(xp.astype(shifted, ctype) / (half_turn * half_turn), xp, maxiter, tol)
+        root, _, info = _corrected_root(xp.astype(u, ctype) / (half_turn * half_turn), xp, maxiter, tol)
         root = root * half_turn
-    else:
-        root, info = _corrected_root(shifted, xp, maxiter, tol)
     raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
-    if not np.any(shift > 0):
-        return root, info, None
-    singular = xp.asarray(shift > 0, device=device)
-    # Undo the shift to first order: (U + d I)^(1/2) - (d / 2) (U + d I)^(-1/2) = U^(1/2) + O(d^2).
-    y = root - (0.5 * d) * _inverse_or_raise(root, xp)
-    # A semi-simple zero eigenvalue leaves Y of moderate size with Y^2 = U + O(d); a Jordan block at zero
-    # with coupling c makes Y grow like c d^(-1/2) (or faster, for longer blocks) and leaves a residual of
-    # about c / 4.  Refused: ||Y||_F^2 above sqrt(n / d) (a normal U has ||Y||_F^2 <= sqrt(n)), or a
-    # residual above sqrt(d), the accuracy the root of a singular matrix has anyway.
-    size = frobenius_norm(y, xp)[..., 0, 0] ** 2
-    residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
-    root_d = xp.sqrt(d[..., 0, 0])
-    no_root = singular & ((size * root_d > math.sqrt(n)) | (residual > root_d))
-    _raise_if(no_root, "A is singular and has no square root{where}: its zero eigenvalue is not semi-simple "
-                       "(a Jordan block), so no matrix squares to it")
-    return y, info, singular
+    if deflated is not None:
+        if is_complex(deflated, xp) and not is_complex(root, xp):
+            root = xp.astype(root, deflated.dtype)
+        elif is_complex(root, xp) and not is_complex(deflated, xp):
+            deflated = xp.astype(deflated, root.dtype)
+        root = xp.where(singular[..., None, None], deflated, root)
+    return root, info, singular
 
 
 def _raise_if_not_finite(a: Any, xp: Any) -> None:
@@ -686,15 +761,15 @@ class Schur:
     complex) Schur decomposition and a triangular recurrence (Deadman,
     Higham and Ralha 2013), backward stable, the principal root by
     construction.  Real input with a negative real eigenvalue gets its
-    complex principal root (complex output); real input whose only
-    eigenvalues near the negative real axis are rounding of zero (within
-    ``n eps max|lambda|``, as for ``eigh``; the FID case) gets the real part of
-    SciPy's result, the root of the nearby singular matrix.  Where SciPy
-    returns non-finite values (a zero eigenvalue meeting another zero in
-    the recurrence) the batch goes to :class:`DB`'s treatment of singular
-    matrices, which refuses matrices without a square root.  The inverse
-    root is the inverse of the root.  Backward: as :class:`DB`.  Other
-    libraries raise :class:`TypeError` (use ``"db"``).
+    complex principal root (complex output).  SciPy's recurrence is not
+    reliable at singular matrices (:func:`_suspicious_schur_input`), so
+    numerically singular ones (the FID case, ``S1 @ S2`` of rank-deficient
+    covariances) get their roots by deflation onto the range
+    (:mod:`matsqrt.singular`), real for real input with a semi-simple zero
+    eigenvalue, and a zero eigenvalue that is not semi-simple (no principal
+    root) raises :class:`ValueError`.  The inverse root is the inverse of the
+    root.  Backward: as :class:`DB`.  Other libraries raise
+    :class:`TypeError` (use ``"db"``).
     """
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
@@ -710,27 +785,25 @@ class Schur:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
             y = np.asarray(scipy.linalg.sqrtm(host))
-        if not _plausible_schur_root(host, y):
-            return DB().forward(a, power, xp, symmetric, check)
-        singular = None
-        if np.iscomplexobj(y) and not np.iscomplexobj(host):
-            lam = np.linalg.eigvals(host)
-            band = _rounding_band(lam, host.shape[-1], float(np.finfo(host.dtype).eps))
-            near_zero = np.abs(lam) <= band
-            if not np.any((np.abs(lam.imag) <= band) & (lam.real < 0) & ~near_zero):
-                # Only rounding of zero eigenvalues made SciPy's result complex: the root is real.
-                y = np.ascontiguousarray(y.real)
-                singular = np.any(near_zero, axis=-1)
+        batch = tuple(a.shape[:-2])
+        suspicious = _suspicious_schur_input(host, y)
+        singular = np.zeros(batch, dtype=bool)
+        if np.any(suspicious):
+            y, singular = _settle_host(host, y, suspicious, batch)
+            if not np.all(np.isfinite(y)):
+                # SciPy failed on a matrix that is regular to working precision: the iteration decides.
+                return DB().forward(a, power, xp, symmetric, check)
+        if np.iscomplexobj(y) and not np.iscomplexobj(host) and not np.any(y.imag):
+            # Complex only through SciPy's treatment of the singular matrices, whose roots are real.
+            y = np.ascontiguousarray(y.real)
         y = y.astype(complex_dtype(a.dtype, xp) if np.iscomplexobj(y) else a.dtype, copy=False)
         z = None
         if power < 0:
-            if singular is not None:
-                _raise_if(singular, "A is singular{where}: it has no inverse square root")
+            _raise_if(singular, "A is singular{where}: it has no inverse square root")
             z = _inverse_or_raise(y, xp)
-        batch = tuple(a.shape[:-2])
 
         def backward(g, maxiter, tol):
-            if singular is not None and np.any(singular):
+            if np.any(singular):
                 raise ValueError(f"A is singular{batch_indices(singular, batch)}: the matrix square root has no "
                                  "derivative there")
             norm = frobenius_norm(y, xp)
@@ -740,23 +813,33 @@ class Schur:
         return Root(y if power > 0 else z, ConvergenceInfo(0, math.nan, True, 0.0), backward)
 
 
-def _plausible_schur_root(a: Any, y: Any) -> bool:
-    """Whether every root SciPy returned is finite and of plausible size, ``||Y||_F^2 <= ||A||_F / sqrt(eps)``.
+def _suspicious_schur_input(a: Any, y: Any) -> Any:
+    """Per matrix, whether SciPy's root ``y`` of ``a`` needs a closer look: ``a`` ill-conditioned
+    (``||A||_F ||A^-1||_F >= 1 / (n eps)``, a bound above the 2-norm condition number, so every numerically
+    singular matrix is caught), or ``y`` not finite or implausibly large (``||Y||_F^2 > ||A||_F / sqrt(eps)``).
 
-    At a zero eigenvalue that is not semi-simple (a Jordan block) SciPy's
-    recurrence divides by a zero it replaces with a tiny number and returns
-    finite entries near ``1 / eps`` (measured: 4.5e15 for ``[[0, 1], [0,
-    0]]``), no square root of anything near ``A``; a principal root is that
-    large only for eigenvector bases with condition numbers near
-    ``1 / sqrt(eps)``.  Such batches go to :class:`DB`, which decides.
+    At a singular matrix SciPy's recurrence divides by zeros it replaces
+    with tiny numbers: for a zero eigenvalue that is not semi-simple it
+    returns finite entries near ``1 / eps`` (measured: 4.5e15 for ``[[0, 1],
+    [0, 0]]``), a root of nothing near ``A``, and for some semi-simple ones
+    a square root that is not a function of ``A`` (a rank-3 root of a rank-2
+    integer matrix, measured).  One batched inverse (about a tenth of the
+    Schur decomposition's cost).
     """
     import numpy as np
 
-    if not np.all(np.isfinite(y)):
-        return False
-    eps = float(np.finfo(y.dtype).eps)
-    size = np.sum(np.abs(y) ** 2, axis=(-2, -1))
-    return bool(np.all(size * math.sqrt(eps) <= np.linalg.norm(a, axis=(-2, -1))))
+    n = a.shape[-1]
+    eps = float(np.finfo(a.dtype).eps)
+    norm = np.linalg.norm(a, axis=(-2, -1))
+    with np.errstate(all="ignore"):
+        try:
+            inverse_norm = np.linalg.norm(np.linalg.inv(a), axis=(-2, -1))
+        except np.linalg.LinAlgError:
+            inverse_norm = np.full(norm.shape, np.inf)
+        ill = ~(norm * inverse_norm < 1.0 / (n * eps))
+        size = np.sum(np.abs(y) ** 2, axis=(-2, -1))
+        implausible = ~(size * math.sqrt(eps) <= norm)
+    return ill | implausible | ~np.all(np.isfinite(y), axis=(-2, -1))
 
 
 def _inverse_or_raise(y: Any, xp: Any) -> Any:

@@ -108,12 +108,12 @@ except ImportError as exc:
 import numpy as np
 
 from . import _api
-from ._classify import symmetric_flags
+from ._classify import hermitian_flags
 from ._errors import ConvergenceInfo
 from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
 from ._scaling import frobenius_norm
 from ._validate import batch_indices
-from .eigh import symmetric_part
+from .eigh import hermitian_part
 from .lyapunov import DEFAULT_MAXITER, check_settings, default_tol, sign_step
 
 __all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "DeviceConvergence"]
@@ -168,8 +168,8 @@ def _eigh(a: jax.Array, inverse: bool) -> tuple[jax.Array, jax.Array, jax.Array,
     """
     n = a.shape[-1]
     eps = float(jnp.finfo(a.dtype).eps)
-    symmetric = symmetric_flags(a, jnp)
-    lam, u = jnp.linalg.eigh(symmetric_part(a, jnp))
+    symmetric = hermitian_flags(a, jnp)
+    lam, u = jnp.linalg.eigh(hermitian_part(a, jnp))
     floor = n * eps * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
     negative = jnp.any(lam < -floor, axis=-1)
     roots = jnp.sqrt(jnp.where(lam > 0, lam, jnp.zeros_like(lam)))
@@ -188,11 +188,11 @@ def _raise_eigh_errors(a: jax.Array, bad: jax.Array, inverse: bool) -> None:
     if not bool(jnp.any(bad)):
         return
     batch = tuple(a.shape[:-2])
-    asymmetric = ~symmetric_flags(a, jnp)
+    asymmetric = ~hermitian_flags(a, jnp)
     if bool(jnp.any(asymmetric)):
         raise ValueError(f"method 'eigh' needs symmetric input; A is not symmetric to rounding"
                          f"{batch_indices(asymmetric, batch)} (use method='auto' or 'db' for non-symmetric matrices)")
-    lam = jnp.linalg.eigvalsh(symmetric_part(a, jnp))
+    lam = jnp.linalg.eigvalsh(hermitian_part(a, jnp))
     floor = a.shape[-1] * float(jnp.finfo(a.dtype).eps) * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
     negative = jnp.any(lam < -floor, axis=-1)
     if bool(jnp.any(negative)):
