@@ -13,8 +13,9 @@ order, any mix) differentiate the equation, not the solver.  Every
 derivative is that of the exact root at the computed ``Y``.  The solve is
 the matrix-sign iteration of :func:`sign_iteration_on_device` (a
 :func:`jax.lax.while_loop` whose stopping test runs on the device, from
-``B_0 = Y / sqrt(||A||_F)``, or ``Z / ||Z||_F``, as the paper), and for
-``"eigh"`` the Daleckii-Krein formula.
+``B_0 = Y / sqrt(||A||_F)``, or ``Z / ||Z||_F``, as the paper), for
+``"eigh"`` the Daleckii-Krein formula, and for a general (non-Hermitian)
+root Newton's sign iteration :func:`newton_sign_iteration_on_device`.
 
 Keywords
 --------
@@ -29,6 +30,34 @@ Input
 A JAX array or a NumPy array (converted with :func:`jax.numpy.asarray`);
 anything else raises :class:`TypeError` (:func:`matsqrt.sqrtm` takes any
 array).  The same rule as :mod:`matsqrt.torch`.
+
+Complex and general matrices
+----------------------------
+complex64 and complex128 are taken, Hermitian or not.  Eagerly
+(``jax.grad`` included) ``"auto"``, ``"db"`` and ``"schur"`` run the
+core on general input, and a real ``A`` with a negative eigenvalue gets its
+complex principal root (complex output); the derivatives of a general root
+solve their Lyapunov equations with Newton's sign iteration
+(:func:`newton_sign_iteration_on_device`), after turning a complex root's
+spectrum off the imaginary axis as the core does (its eigenvalues on the
+host, once per derivative).  Under ``jit``, Hermitian input: ``"eigh"``
+(:func:`jax.numpy.linalg.eigh` is complex too), the series, fixed-count
+iterations; ``matsqrt.Eigh(negative="complex")`` also gives the complex
+principal root of an indefinite matrix there, and returns a complex root
+for every input (its dtype cannot depend on the values under ``jit``).
+Derivatives follow JAX's convention: ``jax.jvp`` gives ``dY = L(A, dA)``
+and ``jax.vjp`` its plain transpose (``Y^T X + X Y^T = C``, no
+conjugation: the conjugate of :func:`matsqrt.sqrtm_vjp` and of PyTorch's
+gradient), the real part of it for a real ``A`` with a complex root.
+
+Density matrices: the quantum fidelity ``(tr sqrt(sqrt(rho) sigma sqrt(rho)))^2``
+runs under ``jit`` with ``Eigh(negative="complex")``, pure states included
+(``docs/frameworks.md`` has the function): the zero eigenvalues of a
+rank-deficient product come out of ``eigh`` as ``+-eps``, which the default
+``"eigh"`` refuses (NaN) below ``-n eps max|lambda|``.  A pure state's root
+is exact to about ``sqrt(eps)`` (the root's sensitivity at a singular
+matrix) and has no derivative there: the gradient is NaN under ``jit``;
+at full-rank (mixed) states values and gradients are accurate.
 
 jit, vmap and grad
 ------------------
@@ -108,15 +137,16 @@ except ImportError as exc:
 import numpy as np
 
 from . import _api
-from ._classify import hermitian_flags
+from ._classify import conj_transpose, hermitian_flags
 from ._errors import ConvergenceInfo
-from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
+from ._methods import MPA, MTP, Eigh, Method, _quarter_turn, configure, series_domain
 from ._scaling import frobenius_norm
 from ._validate import batch_indices
+from .denman_beavers import SCALE_UNTIL
 from .eigh import hermitian_part
 from .lyapunov import DEFAULT_MAXITER, check_settings, default_tol, sign_step
 
-__all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "DeviceConvergence"]
+__all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "newton_sign_iteration_on_device", "DeviceConvergence"]
 
 
 class _Options(NamedTuple):
@@ -156,31 +186,46 @@ _JITTABLE = ('"mpa", "mtp", "eigh" and fixed-count iterations such as Matmul(tol
              "NS(tol=0, maxiter=k)")
 
 
-def _eigh(a: jax.Array, inverse: bool) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def _eigh(a: jax.Array, inverse: bool, complex_roots: bool = False
+          ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """The eigendecomposition root on the device: ``(root, U, v, bad)``.
 
     ``v`` holds the root's eigenvalues (``sqrt(lambda)`` or ``1 / sqrt(lambda)``)
     and ``bad`` (per matrix) marks input the root is not defined for, whose
-    root is NaN: not symmetric to rounding (the core's test), an eigenvalue
-    below ``-n eps max|lambda|`` (eigenvalues within that band of zero are
-    rounding and read as zero, as by the core), a zero eigenvalue for the
-    inverse root.  No host synchronisation.
+    root is NaN: not Hermitian (real: symmetric) to rounding (the core's
+    test), an eigenvalue below ``-n eps max|lambda|`` (eigenvalues within that
+    band of zero are rounding and read as zero, as by the core), a zero
+    eigenvalue for the inverse root.  With ``complex_roots``
+    (``Eigh(negative="complex")``) the eigenvalues below the band get their
+    principal roots ``i sqrt(-lambda)`` instead, and the root is complex
+    (for real input too: its dtype cannot depend on values under ``jit``).
+    No host synchronisation.
     """
     n = a.shape[-1]
     eps = float(jnp.finfo(a.dtype).eps)
     symmetric = hermitian_flags(a, jnp)
     lam, u = jnp.linalg.eigh(hermitian_part(a, jnp))
     floor = n * eps * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
-    negative = jnp.any(lam < -floor, axis=-1)
+    below = lam < -floor
     roots = jnp.sqrt(jnp.where(lam > 0, lam, jnp.zeros_like(lam)))
-    bad = ~symmetric | negative
+    if complex_roots:
+        ctype = (jnp.ones((), u.dtype) * 1j).dtype
+        roots = jnp.where(below, 1j * jnp.sqrt(jnp.where(below, -lam, jnp.zeros_like(lam))), roots.astype(ctype))
+        u = u.astype(ctype)
+        bad = ~symmetric
+    else:
+        bad = ~symmetric | jnp.any(below, axis=-1)
     if inverse:
         bad = bad | jnp.any(roots == 0, axis=-1)
         v = 1.0 / roots
     else:
         v = roots
-    y = (u * v[..., None, :]) @ jnp.matrix_transpose(u)
+    y = (u * v[..., None, :].astype(u.dtype)) @ conj_transpose(u, jnp)
     return jnp.where(bad[..., None, None], jnp.nan, y), u, v, bad
+
+
+def _complex_roots(config: Any) -> bool:
+    return getattr(config, "negative", "raise") == "complex"
 
 
 def _raise_eigh_errors(a: jax.Array, bad: jax.Array, inverse: bool) -> None:
@@ -190,14 +235,15 @@ def _raise_eigh_errors(a: jax.Array, bad: jax.Array, inverse: bool) -> None:
     batch = tuple(a.shape[:-2])
     asymmetric = ~hermitian_flags(a, jnp)
     if bool(jnp.any(asymmetric)):
-        raise ValueError(f"method 'eigh' needs symmetric input; A is not symmetric to rounding"
-                         f"{batch_indices(asymmetric, batch)} (use method='auto' or 'db' for non-symmetric matrices)")
+        raise ValueError(f"method 'eigh' needs Hermitian (real: symmetric) input; A is not Hermitian to rounding"
+                         f"{batch_indices(asymmetric, batch)} (use method='auto' or 'db' for general matrices)")
     lam = jnp.linalg.eigvalsh(hermitian_part(a, jnp))
     floor = a.shape[-1] * float(jnp.finfo(a.dtype).eps) * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
     negative = jnp.any(lam < -floor, axis=-1)
     if bool(jnp.any(negative)):
         raise ValueError(f"A has a negative eigenvalue{batch_indices(negative, batch)}: it is not positive "
-                         "semi-definite, so its principal square root is not real")
+                         "semi-definite, so its principal square root is not Hermitian (method=Eigh(negative="
+                         "'complex') returns it, complex, under jit too; 'auto' and 'db' on concrete input)")
     raise ValueError(f"A is singular{batch_indices(bad, batch)}: it has no inverse square root")
 
 
@@ -207,7 +253,7 @@ def _forward(a: jax.Array, options: _Options) -> jax.Array:
     if math.prod(a.shape) == 0:
         return jnp.zeros(a.shape, a.dtype)
     if isinstance(options.config, Eigh):
-        y, _, _, bad = _eigh(a, options.inverse)
+        y, _, _, bad = _eigh(a, options.inverse, _complex_roots(options.config))
         if options.check:
             _raise_eigh_errors(a, bad, options.inverse)
         return y
@@ -256,7 +302,7 @@ def _numerically_singular(a: jax.Array) -> jax.Array:
 
 
 def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
-    """``solve(C, transpose)``: ``X`` with ``B X + X B = C`` for ``B = Y`` (or ``Y^H``), NaN where undefined.
+    """``solve(C, transpose)``: ``X`` with ``B X + X B = C`` for ``B = Y`` (or ``Y^T``), NaN where undefined.
 
     The eigh root: the Daleckii-Krein formula ``U ((U^H C U) / (v_i + v_j)) U^H``
     (exact, self-adjoint).  Every other method: the matrix-sign iteration of
@@ -273,17 +319,21 @@ def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
     if math.prod(a.shape) == 0:
         return lambda c, transpose: jnp.zeros_like(c)
     if isinstance(options.config, Eigh):
-        _, u, v, bad = _eigh(a, options.inverse)
+        _, u, v, bad = _eigh(a, options.inverse, _complex_roots(options.config))
         weights = 1.0 / (v[..., :, None] + v[..., None, :])
         n = a.shape[-1]
         eps = float(jnp.finfo(a.dtype).eps)
-        lam = jnp.square(v) if not options.inverse else 1.0 / jnp.square(v)
-        # Numerically singular (smallest eigenvalue below n eps times the largest): infinite derivative.
+        lam = jnp.square(jnp.abs(v)) if not options.inverse else 1.0 / jnp.square(jnp.abs(v))
+        # Numerically singular (smallest |eigenvalue| below n eps times the largest): infinite derivative.
         singular = bad | (jnp.min(lam, axis=-1) <= n * eps * jnp.max(lam, axis=-1))
-        uh = jnp.matrix_transpose(u)
+        weights = weights.astype(u.dtype)
 
         def eigh_solve(c, transpose):
-            x = u @ (weights * (uh @ c @ u)) @ uh
+            # Y = U diag(v) U^H; the transpose Y^T = conj(U) diag(v) U^T (plain transpose: JAX's
+            # transposition pairs by sum(a * b), without conjugation).
+            w = jnp.conj(u) if transpose else u
+            wh = conj_transpose(w, jnp)
+            x = w @ (weights * (wh @ c @ w)) @ wh
             return jnp.where(singular[..., None, None], jnp.nan, x)
 
         return eigh_solve
@@ -299,15 +349,27 @@ def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
     eye = jnp.eye(y.shape[-1], dtype=y.dtype)
     maxiter = DEFAULT_MAXITER if options.lyapunov_maxiter is None else int(options.lyapunov_maxiter)
     tol = default_tol(jnp, y.dtype) if options.lyapunov_tol is None else float(options.lyapunov_tol)
+    iteration, turn = sign_iteration_on_device, None
+    if not _is_traced(y) and not isinstance(options.config, MPA | MTP) and not bool(jnp.all(hermitian_flags(y, jnp))):
+        # A general root (eager input only: the methods for it need the host; the series keep the paper's
+        # product-only backward, their domain being Hermitian positive semi-definite): Newton's iteration with
+        # inverses, which converges for every spectrum in the open right half-plane, after turning a
+        # complex root's spectrum off the imaginary axis (i sqrt|lambda| for a negative eigenvalue), as the
+        # core's backward (eigenvalues on the host, once per derivative).
+        iteration = newton_sign_iteration_on_device
+        turn = _quarter_turn(y, jnp)
 
     @_full_precision
     def sign_solve(c, transpose):
         b = jnp.matrix_transpose(y) if transpose else y
+        if turn is not None:
+            # (t B) X + X (t B) = t C; B^T has B's eigenvalues, so the same turn serves both.
+            b, c = b * turn, c * turn
         # A singular matrix would keep the whole batch's iteration from converging: solve
         # I X + X I = 0 in its place and report NaN for it alone.
         b = jnp.where(singular, eye, b / scale)
         c = jnp.where(singular, jnp.zeros_like(c), c / scale)
-        x, info = sign_iteration_on_device(b, c, maxiter=maxiter, tol=tol)
+        x, info = iteration(b, c, maxiter=maxiter, tol=tol)
         # No host to raise ConvergenceError from: a failed solve is NaN, which cannot pass unnoticed.
         return jnp.where(info.converged & ~singular, x, jnp.nan)
 
@@ -322,6 +384,10 @@ def _root_jvp(options: _Options, primals: tuple[jax.Array], tangents: tuple[jax.
     # this rule again rather than differentiating the forward's arithmetic.
     y = _root(a, options)
     solve = _lyapunov_solver(a, y, options)
+    if jnp.iscomplexobj(y) and not jnp.iscomplexobj(da):
+        # A real A whose principal root is complex (eager input only): the tangent as a complex matrix (the
+        # transpose of this cast, in reverse mode, takes the real part: the real A's gradient).
+        da = da.astype(y.dtype)
 
     def matvec(x):
         return y @ x + x @ y
@@ -348,21 +414,21 @@ def _input_dtype(dtype: Any, name: str) -> Any:
     """The dtype ``A`` is passed to the root in; :class:`TypeError` for unsupported dtypes.
 
     Integers become JAX's default float: float64 with ``jax_enable_x64``,
-    float32 otherwise.  float16, bfloat16, float32 and float64 are kept.
+    float32 otherwise.  float16, bfloat16, float32, float64, complex64 and
+    complex128 are kept (JAX has no complex32).
     """
     dtype = jnp.dtype(dtype)
     where = f"matsqrt.jax.{name}: A"
     if dtype == jnp.dtype(bool):
-        raise TypeError(f"{where} must be real floating or integer; got dtype bool")
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        raise TypeError(f"{where} must be real floating or integer; got dtype {dtype} "
-                        "(complex matrices are not supported)")
+        raise TypeError(f"{where} must be real or complex floating, or integer; got dtype bool")
     if jnp.issubdtype(dtype, jnp.integer):
         return jax.dtypes.canonicalize_dtype(jnp.float64)
-    if dtype in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64), *_HALF_FLOATS):
+    if dtype in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64), jnp.dtype(jnp.complex64), jnp.dtype(jnp.complex128),
+                 *_HALF_FLOATS):
         return dtype
     raise TypeError(f"{where} has dtype {dtype}, which matsqrt does not compute with; supported are float16, "
-                    "bfloat16, float32, float64 and integers (convert with A.astype(jnp.float32))")
+                    "bfloat16, float32, float64, complex64, complex128 and integers (convert with "
+                    "A.astype(jnp.float32))")
 
 
 class DeviceConvergence(NamedTuple):
@@ -392,7 +458,8 @@ def sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: f
     """
     if tol == 0:
         b, c = lax.fori_loop(0, maxiter, lambda _, bc: sign_step(*bc), (b, c))
-        info = DeviceConvergence(jnp.asarray(maxiter), jnp.asarray(jnp.nan, b.dtype), jnp.asarray(True))
+        nan = jnp.asarray(jnp.nan, jnp.finfo(b.dtype).dtype)
+        info = DeviceConvergence(jnp.asarray(maxiter), nan, jnp.asarray(True))
         return 0.5 * c, info
     n = b.shape[-1]
     eye = jnp.eye(n, dtype=b.dtype)
@@ -405,16 +472,78 @@ def sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: f
     def step(state):
         k, b, c, _, _, _, last_step = state
         b, c = sign_step(b, c)
-        d = b - eye
-        residual = jnp.max(jnp.sqrt(jnp.sum(d * d, axis=(-2, -1))))
+        residual = _worst_distance(b, eye)
         finite = jnp.isfinite(residual)
         converged = finite & ((residual <= tol) | last_step)
         return k + 1, b, c, residual, converged | ~finite, converged, residual <= threshold
 
     false = jnp.asarray(False)
-    state = (jnp.asarray(0), b, c, jnp.asarray(jnp.nan, b.dtype), false, false, false)
+    state = (jnp.asarray(0), b, c, jnp.asarray(jnp.nan, jnp.finfo(b.dtype).dtype), false, false, false)
     k, _, c, residual, _, converged, _ = lax.while_loop(running, step, state)
     return 0.5 * c, DeviceConvergence(k, residual, converged)
+
+
+def _worst_distance(b: jax.Array, eye: jax.Array) -> jax.Array:
+    """Worst ``||B - I||_F`` over the batch (real for complex ``B``)."""
+    d = jnp.abs(b - eye)
+    return jnp.max(jnp.sqrt(jnp.sum(d * d, axis=(-2, -1))))
+
+
+def newton_sign_iteration_on_device(b: jax.Array, c: jax.Array, *, maxiter: int, tol: float
+                                    ) -> tuple[jax.Array, DeviceConvergence]:
+    """Solve ``b X + X b = c`` for any ``b`` with spectrum in the open right half-plane, on the device.
+
+    :func:`matsqrt.lyapunov.newton_sign_iteration` in a
+    :func:`jax.lax.while_loop`: ``B <- (mu B + (mu B)^-1) / 2``, ``C <- (mu C
+    + mu^-1 B^-1 C B^-1) / 2`` with the determinantal scaling ``mu = |det
+    B|^(-1/n)`` while the worst ``||B_k - I||_F`` exceeds
+    ``SCALE_UNTIL``, on ``C / ||C||_F``.  Stop rule as the core's: converged
+    when ``||B_k - I||_F <= tol`` or one step after it was at most
+    ``sqrt(tol)``; not converged at ``maxiter`` steps or a non-finite
+    ``B_k``.  ``tol = 0`` runs exactly ``maxiter`` steps.  Real or complex.
+    """
+    n = b.shape[-1]
+    eye = jnp.eye(n, dtype=b.dtype)
+    size = frobenius_norm(c, jnp)
+    size = jnp.where(size > 0, size, jnp.ones_like(size))
+    c = c / size
+
+    def newton_step(b, c, residual):
+        b_inv = jnp.linalg.inv(b)
+        _, logabsdet = jnp.linalg.slogdet(b)
+        mu = jnp.exp(-logabsdet / n)
+        mu = jnp.where(jnp.isfinite(mu) & (mu > 0) & (residual > SCALE_UNTIL), mu, jnp.ones_like(mu))
+        mu = mu[..., None, None].astype(b.dtype)
+        return 0.5 * (mu * b + b_inv / mu), 0.5 * (mu * c + (b_inv @ c @ b_inv) / mu)
+
+    if tol == 0:
+        def fixed(_, bc):
+            return newton_step(*bc, _worst_distance(bc[0], eye))
+
+        b, c = lax.fori_loop(0, maxiter, fixed, (b, c))
+        info = DeviceConvergence(jnp.asarray(maxiter), jnp.asarray(jnp.nan), jnp.asarray(True))
+        return 0.5 * c * size, info
+    threshold = math.sqrt(tol)
+
+    def running(state):
+        k, _, _, _, done, _, _ = state
+        return (k < maxiter) & ~done
+
+    def step(state):
+        k, b, c, _, _, _, last_step = state
+        residual = _worst_distance(b, eye)
+        finite = jnp.isfinite(residual)
+        converged = finite & ((residual <= tol) | last_step)
+        stop = converged | ~finite
+        b_next, c_next = newton_step(b, c, residual)
+        b = jnp.where(stop, b, b_next)
+        c = jnp.where(stop, c, c_next)
+        return jnp.where(stop, k, k + 1), b, c, residual, stop, converged, residual <= threshold
+
+    false = jnp.asarray(False)
+    state = (jnp.asarray(0), b, c, jnp.asarray(jnp.inf, _worst_distance(b, eye).dtype), false, false, false)
+    k, _, c, residual, _, converged, _ = lax.while_loop(running, step, state)
+    return 0.5 * c * size, DeviceConvergence(k, residual, converged)
 
 
 def _is_traced(a: jax.Array) -> bool:
@@ -475,8 +604,17 @@ def _call(A: Any, inverse: bool, method: Method, settings: dict[str, Any], lyapu
             root = _api.inv_sqrtm if inverse else _api.sqrtm
             with jax.default_matmul_precision("highest"):
                 y, info = root(a, config, return_info=True, check_finite=options.check)
-        return y.astype(dtype), info
-    return _root(a, options).astype(dtype)
+        return y.astype(_result_dtype(y, dtype)), info
+    y = _root(a, options)
+    return y.astype(_result_dtype(y, dtype))
+
+
+def _result_dtype(y: jax.Array, dtype: Any) -> Any:
+    """``dtype``, or for a complex root of real input its complex counterpart, as the core's (float64:
+    complex128; float32, float16, bfloat16: complex64): a complex root is never cast to real."""
+    if jnp.iscomplexobj(y) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        return y.dtype
+    return dtype
 
 
 def sqrtm(
@@ -525,7 +663,9 @@ def sqrtm(
     Returns
     -------
     Y : jax.Array, shape (..., n, n)
-        float32 and float64 are kept; float16 and bfloat16 are computed in
+        float32, float64, complex64 and complex128 are kept (a complex root
+        of real input is returned in the complex dtype of the computation,
+        never cast to real); float16 and bfloat16 are computed in
         float32 and returned in their own dtype; integers are computed and
         returned in JAX's default float dtype: float64 with
         ``jax_enable_x64``, float32 without (JAX's own rule for
@@ -541,14 +681,15 @@ def sqrtm(
         under ``jit`` or ``vmap``; and on concrete input as
         :func:`matsqrt.sqrtm` (with ``check_finite``).
     TypeError
-        ``A`` neither a JAX nor a NumPy array; boolean or complex ``A``
-        (complex is not supported yet), or a dtype not listed under Returns
-        (the 8- and 4-bit floats).
+        ``A`` neither a JAX nor a NumPy array; boolean ``A``, or a dtype
+        not listed under Returns (the 8- and 4-bit floats).
 
     Notes
     -----
     The derivatives treat ``A`` as an unconstrained ``n x n`` matrix: the
-    gradient solves ``Y^T X + X Y^T = G``, the tangent ``Y dY + dY Y = dA``.
+    gradient solves ``Y^T X + X Y^T = G`` (the plain transpose for complex
+    ``A`` too: JAX's convention, the conjugate of PyTorch's), the tangent
+    ``Y dY + dY Y = dA``.
     They are the exact derivatives of the square root at the computed
     ``Y``, of every order, so they match finite differences of the forward
     only where the forward is accurate (``jax.test_util.check_grads`` needs

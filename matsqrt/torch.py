@@ -34,6 +34,25 @@ A :class:`torch.Tensor`, or a NumPy array, which is converted with
 :class:`TypeError` (:func:`matsqrt.sqrtm` takes any array).  The same rule
 as :mod:`matsqrt.jax`.
 
+Complex and general matrices
+----------------------------
+Real or complex, Hermitian or not, as the core: ``"auto"`` runs ``"db"`` on
+general input (the tensors' own backend), and a real ``A`` with a negative
+eigenvalue gets its complex principal root (complex output).  Gradients
+follow PyTorch's complex convention, which is the core's: for a real loss
+``L``, ``A.grad = dL/dRe(A) + i dL/dIm(A)``, the solution of
+``Y^H X + X Y^H = G`` (:func:`torch.autograd.gradcheck` checks exactly
+this).  A real ``A`` with a complex root gets a real gradient (the real
+part); for its higher and forward-mode derivatives the forward computes the
+root a second time, of ``A`` as a complex matrix, whose vjp is the whole
+complex solution.  The Lyapunov solves of those derivatives turn a complex
+root's spectrum off the imaginary axis (where ``i sqrt|lambda|`` lies) as
+the core's backward does, with its eigenvalues on the host.  Under
+``torch.compile`` a real ``A`` whose root turns out complex raises
+:class:`ValueError` (the graph's dtypes are fixed before the values exist):
+pass a complex tensor there.  (``torch.func.jacrev`` and ``jacfwd`` refuse
+complex input themselves; ``vjp``, ``jvp`` and ``vmap`` take it.)
+
 torch.compile
 -------------
 Under :func:`torch.compile` each root and its vector-Jacobian product are
@@ -92,7 +111,7 @@ except ImportError as exc:
 
 from . import _api
 from ._errors import ConvergenceInfo
-from ._methods import Method
+from ._methods import Method, _quarter_turn
 from .lyapunov import solve_lyapunov
 
 __all__ = ["sqrtm", "inv_sqrtm"]
@@ -138,27 +157,29 @@ def _dtypes(A: torch.Tensor, name: str) -> tuple[torch.dtype, torch.dtype]:
     """``(working dtype, result dtype)`` of ``A``, by the core's rules; :class:`TypeError` for the rest.
 
     Integers are computed and returned in float64, float16 and bfloat16 are
-    computed in float32 and returned in their own dtype, float32 and float64
-    are kept.  Booleans, complex numbers, quantized tensors and every other
-    dtype (the 8- and 4-bit floats, the sub-byte integers, the bit types)
-    raise: they have no arithmetic to compute a root with, or (complex) are
-    not supported yet.
+    computed in float32 and returned in their own dtype, complex32
+    (``chalf``) is computed in complex64 and returned as complex32; float32,
+    float64, complex64 and complex128 are kept.  (The result dtype of a real
+    ``A`` whose root is complex is decided by the core: see :func:`_call`.)
+    Booleans, quantized tensors and every other dtype (the 8- and 4-bit
+    floats, the sub-byte integers, the bit types) raise: they have no
+    arithmetic to compute a root with.
     """
     dtype = A.dtype
     where = f"matsqrt.torch.{name}: A"
     if dtype == torch.bool:
-        raise TypeError(f"{where} must be real floating or integer; got dtype torch.bool")
-    if dtype.is_complex:
-        raise TypeError(f"{where} must be real floating or integer; got dtype {dtype} "
-                        "(complex matrices are not supported)")
-    if dtype in (torch.float32, torch.float64):
+        raise TypeError(f"{where} must be real or complex floating, or integer; got dtype torch.bool")
+    if dtype in (torch.float32, torch.float64, torch.complex64, torch.complex128):
         return dtype, dtype
     if dtype in _HALF_FLOATS:
         return torch.float32, dtype
+    if dtype == torch.complex32:
+        return torch.complex64, dtype
     if dtype in _INTEGERS and not A.is_quantized:
         return torch.float64, torch.float64
     raise TypeError(f"{where} has dtype {dtype}, which matsqrt does not compute with; supported are float16, "
-                    "bfloat16, float32, float64 and the 8- to 64-bit integers (convert with A.float() or A.double())")
+                    "bfloat16, float32, float64, complex32, complex64, complex128 and the 8- to 64-bit integers "
+                    "(convert with A.float() or A.double())")
 
 
 def _check_shape(A: torch.Tensor) -> None:
@@ -195,6 +216,26 @@ def _front(t: torch.Tensor, dim: int | None, size: int) -> torch.Tensor:
     return t.movedim(dim, 0) if dim is not None else t.expand(size, *t.shape)
 
 
+def _solve_lyapunov(b: torch.Tensor, c: torch.Tensor, maxiter: int | None, tol: float | None) -> torch.Tensor:
+    """``X`` with ``B X + X B = C`` by :func:`matsqrt.solve_lyapunov`; a complex ``B`` is turned first.
+
+    A complex root can have eigenvalues on the imaginary axis (``i sqrt|lambda|``
+    for a negative eigenvalue ``lambda`` of ``A``), where the matrix-sign
+    iteration is undefined; as the core's backward, the equation is solved as
+    ``(e^(i phi) B) X + X (e^(i phi) B) = e^(i phi) C`` with ``phi`` centring
+    the arguments of ``B``'s eigenvalues on the positive real axis (the
+    eigenvalues on the host: one synchronisation, complex input only, higher
+    derivatives and forward mode only).
+    """
+    if b.is_complex():
+        import array_api_compat.torch as xp
+
+        turn = _quarter_turn(b.detach(), xp)
+        if turn is not None:
+            b, c = b * turn, c * turn
+    return solve_lyapunov(b, c, maxiter=maxiter, tol=tol, check_finite=False)
+
+
 class _Solve(torch.autograd.Function):
     """``X`` with ``B X + X B = C``, differentiable to any order, in reverse and forward mode.
 
@@ -211,7 +252,7 @@ class _Solve(torch.autograd.Function):
     @staticmethod
     def forward(b, c, g, state, maxiter, tol):
         if state is None:
-            return solve_lyapunov(b, c, maxiter=maxiter, tol=tol, check_finite=False)
+            return _solve_lyapunov(b, c, maxiter, tol)
         if tuple(g.shape) != state.shape:
             raise RuntimeError(f"matsqrt.torch: internal error, cotangent of shape {tuple(g.shape)} for a root "
                                f"of shape {state.shape}")
@@ -258,11 +299,13 @@ class _Solve(torch.autograd.Function):
         return torch.stack(xs), 0
 
 
-def _derivative(ctx, y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+def _derivative(ctx, y: torch.Tensor, g: torch.Tensor, complex_: bool = False) -> torch.Tensor:
     """``dL/dA`` for ``G = dL/dY`` at the root ``y`` (an output of :class:`_Root`, so differentiable).
 
     Square root: ``Y^H X + X Y^H = G``; inverse root: ``Z^H X + X Z^H =
     -A^-H G A^-H`` with ``A^-1 = Z Z``, as the core's vjp, whose value it is.
+    A real ``A`` with a complex root gets the real part (the gradient of the
+    real variable), unless ``complex_`` (forward mode).
     """
     options = ctx.options
     yh = y.mH
@@ -271,7 +314,8 @@ def _derivative(ctx, y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         c = -(a_inv_h @ g @ a_inv_h)
     else:
         c = g
-    return _Solve.apply(yh, c, g, ctx.state, options.lyapunov_maxiter, options.lyapunov_tol)
+    x = _Solve.apply(yh, c, g, ctx.state, options.lyapunov_maxiter, options.lyapunov_tol)
+    return x.real if ctx.real_input and x.is_complex() and not complex_ else x
 
 
 class _Root(torch.autograd.Function):
@@ -280,6 +324,11 @@ class _Root(torch.autograd.Function):
     @staticmethod
     def forward(a, state, options):
         y, vjp = _core(a, options)
+        if y.is_complex() and not a.is_complex():
+            # A real A whose principal root is complex (a negative eigenvalue): the root again, of A as a
+            # complex matrix, whose vjp is the whole complex solution X, which the higher and forward-mode
+            # derivatives need (the real A's vjp is its real part; backward takes that part itself).
+            y, vjp = _core(a.to(y.dtype), options)
         state.vjp, state.shape = vjp, tuple(a.shape)
         if options.return_info:
             state.info = dataclasses.replace(vjp.forward_info, residual=_residual(a, y, options.inverse))
@@ -290,7 +339,8 @@ class _Root(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, ctx.state, ctx.options = inputs
+        a, ctx.state, ctx.options = inputs
+        ctx.real_input = not a.is_complex()
         # Saved as an output: no cycle.  The root is what every derivative needs.
         ctx.save_for_backward(output)
         ctx.save_for_forward(output)
@@ -302,9 +352,13 @@ class _Root(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, da, state, options):
-        # Y dY + dY Y = dA is the vjp's equation transposed: dY = vjp(dA^H)^H (the inverse root likewise).
+        # Y dY + dY Y = dA is the vjp's equation transposed: dY = vjp(dA^H)^H (the inverse root likewise),
+        # also for complex A: the Frechet derivative of a function with real Taylor coefficients has
+        # L(A, E)^H = L(A^H, E^H), and the vjp is L(A^H, .).  A real A with a complex root: dA as complex.
         (y,) = ctx.saved_tensors
-        return _derivative(ctx, y, da.mH).mH
+        if y.is_complex() and not da.is_complex():
+            da = da.to(y.dtype)
+        return _derivative(ctx, y, da.mH, complex_=True).mH
 
     @staticmethod
     def vmap(info, in_dims, a, state, options):
@@ -333,7 +387,17 @@ def _options_key(*fields: Any) -> str:
 def _root_op(a: torch.Tensor, key: str) -> torch.Tensor:
     """The root, run eagerly inside a compiled graph (host synchronisations included)."""
     y, _ = _core(a, _COMPILED_OPTIONS[key])
+    _refuse_complex_root_of_real_input(a, y)
     return _fresh(y, a)
+
+
+def _refuse_complex_root_of_real_input(a: torch.Tensor, y: torch.Tensor) -> None:
+    # The compiled graph was traced with the real dtype of A for the root (the dtype of the result is
+    # fixed before the values exist): a complex root cannot be returned there.
+    if y.is_complex() and not a.is_complex():
+        raise ValueError("matsqrt.torch: A is real but its principal square root is complex (A has a negative "
+                         "real eigenvalue); under torch.compile the result's dtype must be known from A's: pass A "
+                         "as a complex tensor (A.to(torch.complex128)), or call the root outside torch.compile")
 
 
 def _fresh(out: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
@@ -354,7 +418,8 @@ def _(a, key):
 @torch.library.custom_op("matsqrt::root_vjp", mutates_args=())
 def _root_vjp_op(a: torch.Tensor, g: torch.Tensor, key: str) -> torch.Tensor:
     """``dL/dA`` for ``G = dL/dY``: the forward again, then the core's vjp."""
-    _, vjp = _core(a, _COMPILED_OPTIONS[key])
+    y, vjp = _core(a, _COMPILED_OPTIONS[key])
+    _refuse_complex_root_of_real_input(a, y)
     return _fresh(vjp(g), a, g)
 
 
@@ -417,8 +482,16 @@ def _call(A: Any, options: _Options) -> Any:
         return y if out == work else y.to(out)
     state = _State()
     y = _Root.apply(a, state, options)
-    y = y if out == work else y.to(out)
+    y = y.to(_result_dtype(y, work, out))
     return (y, state.info) if options.return_info else y
+
+
+def _result_dtype(y: torch.Tensor, work: torch.dtype, out: torch.dtype) -> torch.dtype:
+    """The dtype of the result: ``out``, or for a complex root of real input its complex counterpart, as the
+    core's (float64 and integers: complex128; float32, float16, bfloat16: complex64)."""
+    if y.is_complex() and not work.is_complex:
+        return torch.complex128 if work == torch.float64 else torch.complex64
+    return out
 
 
 _KEYWORDS = """
@@ -458,10 +531,14 @@ def sqrtm(
     Returns
     -------
     Y : torch.Tensor, shape (..., n, n)
-        On the device of ``A``.  float32 and float64 are kept; float16 and
-        bfloat16 are computed in float32 and returned in their own dtype;
-        integer tensors (``int8`` to ``int64``, ``uint8`` to ``uint64``) are
-        computed and returned in float64, as by :func:`matsqrt.sqrtm`.
+        On the device of ``A``.  float32, float64, complex64 and complex128
+        are kept; float16 and bfloat16 are computed in float32 and returned
+        in their own dtype, complex32 in complex64 and returned as
+        complex32; integer tensors (``int8`` to ``int64``, ``uint8`` to
+        ``uint64``) are computed and returned in float64, as by
+        :func:`matsqrt.sqrtm`.  A real ``A`` whose principal root is complex
+        (a negative eigenvalue) returns it complex: complex128 for float64
+        and integers, complex64 for the narrower floats.
     info : matsqrt.ConvergenceInfo
         Only with ``return_info=True``.
 
@@ -469,12 +546,12 @@ def sqrtm(
     ------
     TypeError
         ``A`` is neither a tensor nor a NumPy array, or its dtype is
-        boolean, complex (not supported yet) or any other not listed under
-        Returns (the 8- and 4-bit floats, sub-byte and quantized integers,
-        the bit types).
+        boolean or any other not listed under Returns (the 8- and 4-bit
+        floats, sub-byte and quantized integers, the bit types).
     ValueError
         ``A`` not at least 2-D or not square, a setting the method does not
-        have, and otherwise as :func:`matsqrt.sqrtm`.
+        have, and otherwise as :func:`matsqrt.sqrtm`; under
+        :func:`torch.compile`, a real ``A`` whose root is complex.
     matsqrt.ConvergenceError
         From ``backward()`` (or a forward-mode derivative), when the
         Lyapunov iteration does not converge.  A singular ``A``, where the
@@ -483,7 +560,9 @@ def sqrtm(
     Notes
     -----
     ``A`` is an unconstrained ``n x n`` matrix: ``A.grad`` has all ``n^2``
-    entries, the solution of ``Y^T X + X Y^T = G``.  It is the exact
+    entries, the solution of ``Y^H X + X Y^H = G`` (PyTorch's complex
+    convention; the transpose for real ``A``, and the real part for a real
+    ``A`` with a complex root).  It is the exact
     derivative of the square root *at the computed* ``Y``, so it matches the
     derivative of the forward approximation only where the forward is
     accurate: the default ``"auto"`` is (eigh on the CPU, matmul on CUDA);
@@ -543,7 +622,7 @@ def inv_sqrtm(
     {keywords}
     Returns, raises and notes as :func:`sqrtm`; the forward is
     :func:`matsqrt.inv_sqrtm` and the backward :func:`matsqrt.inv_sqrtm_vjp`
-    (``Z^T X + X Z^T = -A^-T G A^-T``).
+    (``Z^H X + X Z^H = -A^-H G A^-H``).
 
     Examples
     --------

@@ -243,22 +243,21 @@ def test_torch_every_dtype_is_computed_by_the_core_dtype_rules_or_refused(dtype,
     f = ROOTS[root][0]
     A = _tensor_of_dtype(SMALL_INTEGER_MATRIX, dtype)
     assert A.dtype == dtype
-    if dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) or dtype in INTEGER_DTYPES:
+    if (dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) or dtype in INTEGER_DTYPES
+            or dtype.is_complex):
         Y = f(A)
         expected_dtype = torch.float64 if dtype in INTEGER_DTYPES else dtype
         assert Y.dtype == expected_dtype
-        # A few ulps of the dtype: float16 and bfloat16 are computed in float32,
-        # and only the final rounding to the dtype is left (an integer dtype
-        # truncated the roots to integers).
-        tol = 4 * torch.finfo(expected_dtype).eps * np.abs(EXACT_ROOTS[root]).max()
-        np.testing.assert_allclose(Y.double().numpy(), EXACT_ROOTS[root], rtol=0, atol=tol)
+        # A few ulps of the dtype: float16, bfloat16 and complex32 are computed
+        # in float32 (complex64), and only the final rounding to the dtype is
+        # left (an integer dtype truncated the roots to integers).
+        real = {torch.complex32: torch.float16, torch.complex64: torch.float32, torch.complex128: torch.float64}
+        tol = 4 * torch.finfo(real.get(expected_dtype, expected_dtype)).eps * np.abs(EXACT_ROOTS[root]).max()
+        got = Y.to(torch.complex128).numpy() if dtype.is_complex else Y.double().numpy()
+        np.testing.assert_allclose(got, EXACT_ROOTS[root], rtol=0, atol=tol)
     elif dtype == torch.bool:
-        with pytest.raises(TypeError, match=rf"matsqrt\.torch\.{root}: A must be real floating or integer; "
-                                            r"got dtype torch\.bool"):
-            f(A)
-    elif dtype.is_complex:
-        with pytest.raises(TypeError, match=rf"matsqrt\.torch\.{root}: .*{dtype}.*complex matrices are not "
-                                            r"supported"):
+        with pytest.raises(TypeError, match=rf"matsqrt\.torch\.{root}: A must be real or complex floating, or "
+                                            r"integer; got dtype torch\.bool"):
             f(A)
     else:
         # float8/float4, sub-byte integers, bit types, quantized integers.
