@@ -28,7 +28,14 @@ from ._scaling import frobenius_norm, spectral_bound
 from ._validate import batch_indices
 from .denman_beavers import denman_beavers
 from .eigh import daleckii_krein, eigh_root, hermitian_part
-from .lyapunov import check_settings, diverged, newton_sign_iteration, raise_if_not_converged, sign_iteration
+from .lyapunov import (
+    check_settings,
+    diverged,
+    newton_sign_iteration,
+    quarter_turn,
+    raise_if_not_converged,
+    sign_iteration,
+)
 from .newton_schulz import coupled_newton_schulz, shifted_roots
 from .pade import mpa_root
 from .taylor import mtp_root
@@ -65,39 +72,13 @@ def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
         grad, info = newton_sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol)
         if not info.converged:
             _raise_if_singular_root(a, xp)
-            turn = _quarter_turn(b0, xp)
+            turn = quarter_turn(b0, xp)
             if turn is not None:
                 grad, info = newton_sign_iteration(b0 * turn, c0 * turn, xp, maxiter=maxiter, tol=tol)
     else:
         grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
     raise_if_not_converged(info, "vjp", "the root must be nonsingular with its spectrum in the right half-plane")
     return grad, info
-
-
-def _quarter_turn(b: Any, xp: Any) -> Any:
-    """Per matrix ``e^(i phi)`` (shape ``(..., 1, 1)``) that centres the arguments of the eigenvalues of ``b``
-    on the positive real axis, or ``None`` where that changes nothing.
-
-    The principal root of a negative eigenvalue, ``i sqrt(|lambda|)``, lies
-    on the imaginary axis, where the sign function (and so Newton's sign
-    iteration) is undefined; but the arguments of a principal root's
-    eigenvalues span less than pi, and ``B X + X B = C`` is equivalent to
-    ``(e^(i phi) B) X + X (e^(i phi) B) = e^(i phi) C``, whose coefficient then has
-    its spectrum in the open right half-plane.  Error path: the eigenvalues
-    on the host.
-    """
-    import numpy as np
-
-    from ._validate import _to_host
-
-    if not is_complex(b, xp):
-        return None
-    lam = np.linalg.eigvals(np.asarray(_to_host(b)).astype(np.complex128))
-    arg = np.angle(lam)
-    phi = -0.5 * (np.max(arg, axis=-1) + np.min(arg, axis=-1))
-    if not np.any(np.abs(phi) > 0):
-        return None
-    return xp.asarray(np.exp(1j * phi)[..., None, None], dtype=b.dtype, device=array_device(b))
 
 
 def _raise_if_singular_root(y: Any, xp: Any) -> None:

@@ -139,12 +139,12 @@ import numpy as np
 from . import _api
 from ._classify import conj_transpose, hermitian_flags
 from ._errors import ConvergenceInfo
-from ._methods import MPA, MTP, Eigh, Method, _quarter_turn, configure, series_domain
+from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
 from ._scaling import frobenius_norm
 from ._validate import batch_indices
 from .denman_beavers import SCALE_UNTIL
 from .eigh import hermitian_part
-from .lyapunov import DEFAULT_MAXITER, check_settings, default_tol, sign_step
+from .lyapunov import DEFAULT_MAXITER, check_settings, default_tol, quarter_turn, sign_step
 
 __all__ = ["sqrtm", "inv_sqrtm", "sign_iteration_on_device", "newton_sign_iteration_on_device", "DeviceConvergence"]
 
@@ -357,7 +357,7 @@ def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
         # complex root's spectrum off the imaginary axis (i sqrt|lambda| for a negative eigenvalue), as the
         # core's backward (eigenvalues on the host, once per derivative).
         iteration = newton_sign_iteration_on_device
-        turn = _quarter_turn(y, jnp)
+        turn = quarter_turn(y, jnp)
 
     @_full_precision
     def sign_solve(c, transpose):

@@ -27,7 +27,7 @@ from ._fused import frobenius_norm, identity_minus, matmul, sign_c_block, square
 from ._validate import namespace_of, prepare
 
 __all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER",
-           "check_settings", "diverged", "newton_sign_iteration"]
+           "check_settings", "diverged", "newton_sign_iteration", "quarter_turn"]
 
 DEFAULT_MAXITER = 100
 DIVERGED = 1e3
@@ -194,6 +194,32 @@ def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) 
 _ArrayT = TypeVar("_ArrayT")
 
 
+def quarter_turn(b: Any, xp: Any) -> Any:
+    """Per matrix ``e^(i phi)`` (shape ``(..., 1, 1)``) that centres the arguments of the eigenvalues of ``b``
+    on the positive real axis, or ``None`` where that changes nothing.
+
+    The principal root of a negative eigenvalue, ``i sqrt(|lambda|)``, lies
+    on the imaginary axis, where the sign function (and so Newton's sign
+    iteration) is undefined; but the arguments of a principal root's
+    eigenvalues span less than pi, and ``B X + X B = C`` is equivalent to
+    ``(e^(i phi) B) X + X (e^(i phi) B) = e^(i phi) C``, whose coefficient then has
+    its spectrum in the open right half-plane.  Error path: the eigenvalues
+    on the host.
+    """
+    import numpy as np
+
+    from ._validate import _to_host
+
+    if not xp.isdtype(b.dtype, "complex floating"):
+        return None
+    lam = np.linalg.eigvals(np.asarray(_to_host(b)).astype(np.complex128))
+    arg = np.angle(lam)
+    phi = -0.5 * (np.max(arg, axis=-1) + np.min(arg, axis=-1))
+    if not np.any(np.abs(phi) > 0):
+        return None
+    return xp.asarray(np.exp(1j * phi)[..., None, None], dtype=b.dtype, device=array_device(b))
+
+
 @overload
 def solve_lyapunov(
     b: _ArrayT, c: Any, *, maxiter: int | None = ..., tol: float | None = ...,
@@ -304,6 +330,10 @@ def solve_lyapunov(
         x, info = sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
     else:
         x, info = newton_sign_iteration(bw / norm, cw / norm, xp, maxiter=maxiter, tol=tol)
+        turn = None if info.converged else quarter_turn(bw, xp)
+        if turn is not None:
+            # A spectrum on the imaginary axis (the complex root of a negative eigenvalue), turned off it.
+            x, info = newton_sign_iteration(turn * bw / norm, turn * cw / norm, xp, maxiter=maxiter, tol=tol)
     raise_if_not_converged(info, "solve_lyapunov", "B must have its spectrum in the open right half-plane")
     x = x if x.dtype == out_dtype else xp.astype(x, out_dtype)
     return (x, info) if return_info else x

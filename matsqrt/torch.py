@@ -111,8 +111,8 @@ except ImportError as exc:
 
 from . import _api
 from ._errors import ConvergenceInfo
-from ._methods import Method, _quarter_turn
-from .lyapunov import solve_lyapunov
+from ._methods import Method
+from .lyapunov import quarter_turn, solve_lyapunov
 
 __all__ = ["sqrtm", "inv_sqrtm"]
 
@@ -230,7 +230,7 @@ def _solve_lyapunov(b: torch.Tensor, c: torch.Tensor, maxiter: int | None, tol: 
     if b.is_complex():
         import array_api_compat.torch as xp
 
-        turn = _quarter_turn(b.detach(), xp)
+        turn = quarter_turn(b.detach(), xp)
         if turn is not None:
             b, c = b * turn, c * turn
     return solve_lyapunov(b, c, maxiter=maxiter, tol=tol, check_finite=False)

@@ -84,3 +84,20 @@ def test_iteration_count_grows_like_log_of_the_condition_number():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="matching"):
         matsqrt.solve_lyapunov(np.eye(3), np.eye(2))
+
+
+@pytest.mark.parametrize("case", ["complex general", "real general", "imaginary axis"])
+def test_general_and_complex_b_are_solved(backend, case):
+    rng = np.random.default_rng(7)
+    n = 5
+    if case == "complex general":
+        b = 2 * np.eye(n) + 0.4 * (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / np.sqrt(n)
+    elif case == "real general":
+        b = 2 * np.eye(n) + 0.8 * np.triu(rng.standard_normal((n, n)), 1)
+    else:
+        # the conjugate transpose of the principal root of a matrix with negative eigenvalues: +-i sqrt|lambda|
+        b = scipy.linalg.sqrtm(np.diag([1.0, -2.0, 3.0, -0.5, 4.0])).conj().T
+    c = rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n)) if np.iscomplexobj(b) else 0)
+    x = backend.to_numpy(matsqrt.solve_lyapunov(backend.asarray(b), backend.asarray(c)))
+    assert x.dtype == np.result_type(b, c)
+    np.testing.assert_allclose(x, scipy.linalg.solve_sylvester(b, b, c), rtol=0, atol=1e-13)
