@@ -1,8 +1,30 @@
 """``python -m matsqrt.bench``: speed, memory, accuracy and cost of every method, next to its peers.
 
 The sweep covers method x backend x dtype x (batch, n) x condition number x
-operation, on the same random symmetric positive-definite inputs for every
+operation, on the same random inputs of one family (``--family``) for every
 implementation:
+
+- ``spd`` (the default): real symmetric positive definite ``Q diag(lambda)
+  Q^T``, ``Q`` Haar orthogonal, ``lambda`` log-spaced in [1/kappa, 1]
+  (:func:`spd_batch`; float32, float64);
+- ``general``: non-normal ``Q T Q^H`` with the spectrum in the right
+  half-plane (:func:`general_batch`; float32, float64, complex64,
+  complex128): ``T`` (block) upper triangular, its eigenvalue moduli
+  log-spaced in [1/kappa, 1] with arguments uniform in [-pi/3, pi/3] (real
+  input: conjugate pairs in 2 x 2 rotation blocks), above the diagonal
+  ``z_ij sqrt(|t_ii t_jj|) / sqrt(n)`` with standard normal ``z_ij``, ``Q``
+  Haar orthogonal (unitary); the methods defined for such input are
+  ``auto``, ``db`` and ``schur``, the others refuse it (or verify and
+  refuse, ``matmul``; ``ns`` verifies and may accept) and the row says
+  ``refused: ...``; the peers ``eigh-dk`` and ``torch-mpa-lya`` are not run
+  on it (refused rows too);
+- ``hermitian``: complex Hermitian positive definite ``Q diag(lambda) Q^H``,
+  ``Q`` Haar unitary (:func:`hermitian_batch`; complex64, complex128, the
+  default dtypes of this family); the eigh peer uses conjugate transposes,
+  the PyTorch peer (real input only) is refused.
+
+Complex upstream gradients are complex Gaussian; complex gradients follow
+PyTorch's convention (conjugate transposes: ``Y^H X + X Y^H = G``).
 
 - every method in :data:`matsqrt.METHODS` with its defaults, and ``paper-mpa``
   (``method="mpa"``, degree 5, ``lyapunov_maxiter=8, lyapunov_tol=0``: the
@@ -20,8 +42,10 @@ on a GPU the device is synchronised before and after each timed call), the
 peak memory of a separate untimed call (host: ``tracemalloc``; CuPy: growth of
 the memory pool; PyTorch on the GPU: ``torch.cuda.max_memory_allocated``), the
 worst relative Frobenius error over the batch of the root against
-``scipy.linalg.sqrtm`` of the float64 input and of the gradient against the
-Daleckii-Krein gradient in float64, the measured number of ``n x n x n``
+``scipy.linalg.sqrtm`` of the float64 (complex128) input and of the gradient
+against the Daleckii-Krein gradient in float64 (complex128; for the
+``general`` family ``scipy.linalg.solve_sylvester`` of ``Y^H X + X Y^H = G``
+per matrix, independent of matsqrt), the measured number of ``n x n x n``
 products and of linear solves per matrix (see :mod:`matsqrt._counting`), the
 time of each operation in that counted call (``op_seconds``; ``--breakdown``
 prints the shares), and the ratio of the time to each peer's (above 1: slower
@@ -35,7 +59,9 @@ Examples
 --------
 ``python -m matsqrt.bench --quick`` (well under a minute on two CPU cores);
 ``python -m matsqrt.bench --json notebooks/results/`` (the full default sweep,
-saved as ``<device>-<date>.json`` in that folder).
+saved as ``<device>-<date>.json`` in that folder);
+``python -m matsqrt.bench --family general --dtypes float64 --methods auto,db --peers scipy``
+(the general path against SciPy).
 """
 
 from __future__ import annotations
@@ -161,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m matsqrt.bench",
         description="Time, memory, accuracy and product counts of matsqrt's methods against eigh, "
-        "scipy.linalg.sqrtm and a PyTorch MPA-Lya, on random SPD batches.",
+        "scipy.linalg.sqrtm and a PyTorch MPA-Lya, on random SPD, general or complex Hermitian batches.",
     )
     parser.add_argument("--quick", action="store_true",
                         help=f"a sweep of well under a minute on 2 CPU cores: {_QUICK}")
@@ -1169,9 +1195,28 @@ def environment(backends: Sequence[str]) -> dict[str, Any]:
             "cupy": sys.modules["cupy"].__version__ if "cupy" in sys.modules else None,
         },
         "threads": thread_counts(),
+        "git": git_state(),
         # Settings that change which kernels and how many threads the libraries use.
         "environment_variables": {name: os.environ[name] for name in _PERFORMANCE_VARIABLES if name in os.environ},
     }
+
+
+def git_state() -> dict[str, Any] | None:
+    """The commit of the source tree matsqrt was imported from and whether it had uncommitted changes
+    (``None`` outside a git checkout): the version number alone does not say which code was timed."""
+    import subprocess
+
+    root = Path(matsqrt.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if commit.returncode != 0 or status.returncode != 0:
+        return None
+    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    return {"commit": commit.stdout.strip(), "dirty": bool(changed), "changed": changed}
 
 
 def machine_load() -> dict[str, float | None]:
@@ -1389,8 +1434,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     -------
     dict
         The document written by ``--json``: ``schema``, ``date``, ``device``,
-        ``machine``, ``versions``, ``threads``, ``load``, ``settings`` and
-        ``rows``.
+        ``machine``, ``versions``, ``threads``, ``git``, ``load``,
+        ``settings`` and ``rows``.
     """
     settings, args = parse_args(argv)
     started = time.perf_counter()

@@ -61,6 +61,8 @@ def test_json_has_machine_versions_threads_and_settings(tiny_sweep):
     assert (saved["threads"]["torch"] is not None) == HAS_TORCH
     assert set(saved["load"]) == {"before", "after"}
     assert isinstance(saved["environment_variables"], dict)
+    # the source tree timed: a commit and whether it had changes (None outside a git checkout)
+    assert saved["git"] is None or (len(saved["git"]["commit"]) == 40 and isinstance(saved["git"]["dirty"], bool))
     assert "numpy BLAS: " in tiny_sweep[3].splitlines()[0]
     assert saved["settings"]["shapes"] == ["3x6"] and saved["settings"]["ops"] == list(bench.OPS)
     # What run() returns is what it wrote.
@@ -377,3 +379,158 @@ def test_torch_peer_is_the_paper_method(inverse):
     scalar = math.sqrt(s) * pz / qz
     y = _peers.torch_mpa_lya(torch.full((n,), c, dtype=torch.float64).diag(), inverse=inverse)
     np.testing.assert_allclose(y.numpy(), np.eye(n) * (1 / scalar if inverse else scalar), rtol=1e-14)
+
+
+# ----------------------------------------------------------------------------- input families
+
+
+def _run_quiet(argv):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        document = bench.run(argv)
+    return document, buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def general_sweep():
+    """A few seconds of ``--family general``: the general methods, one that refuses, and the peers."""
+    argv = ["--backend", "numpy", "--family", "general", "--methods", "auto,db,mtp", "--peers", "scipy,eigh",
+            "--shapes", "2x8", "--dtypes", "float64,complex128", "--kappas", "10", "--ops", ",".join(bench.OPS),
+            "--repeats", "2", "--warmup", "0", "--no-progress"]
+    return _run_quiet(argv)
+
+
+def test_general_family_rows_have_finite_errors_against_scipy_and_sylvester(general_sweep):
+    document, printed = general_sweep
+    assert document["settings"]["family"] == "general"
+    rows = document["rows"]
+    assert all(row["family"] == "general" for row in rows)
+    by_impl = {(row["impl"], row["op"], row["dtype"]): row for row in rows}
+    for dtype in ("float64", "complex128"):
+        for name in ("auto", "db"):
+            for op in bench.OPS:
+                row = by_impl[name, op, dtype]
+                assert row["status"] == "ok", row["status"]
+                assert row["fwd_err"] < 1e-12
+                assert (row["grad_err"] is None) == (op in FORWARD_OPS)
+                if op not in FORWARD_OPS:
+                    assert row["grad_err"] < 1e-12
+        scipy_row = by_impl["scipy", "fwd", dtype]
+        assert scipy_row["status"] == "ok" and scipy_row["fwd_err"] < 1e-12
+        assert by_impl["auto", "fwd", dtype]["ratio"]["scipy"] > 0
+        # auto runs SciPy's Schur method here (not countable); db's products are counted
+        assert by_impl["auto", "fwd", dtype]["products"] is None
+        assert by_impl["db", "fwdbwd", dtype]["products"] > by_impl["db", "fwd", dtype]["products"] > 0
+    assert "inputs: --family general" in printed and "solve_sylvester" in printed
+    assert "FAILED" not in printed
+
+
+def test_refusals_of_general_input_are_rows_not_failures(general_sweep):
+    document, printed = general_sweep
+    refused = [row for row in document["rows"] if row["status"] != "ok"]
+    assert {row["impl"] for row in refused} == {"mtp", "eigh-dk"}
+    assert all(row["status"].startswith("refused: ValueError") for row in refused)
+    assert all(row["time_median_s"] is None for row in refused)
+    # mtp's own refusal is recorded; the eigh peer, which would not refuse, is not run
+    assert all("Hermitian" in row["status"] for row in refused if row["impl"] == "mtp")
+    assert sum(line.startswith("REFUSED ") for line in printed.splitlines()) == 2
+    table = [line for line in printed.splitlines() if line.startswith(bench.OPS)]
+    assert len(table) == sum(row["status"] == "ok" for row in document["rows"])
+
+
+def test_hermitian_family_runs_complex_dtypes_with_the_eigh_peer():
+    argv = ["--backend", "numpy", "--family", "hermitian", "--methods", "auto", "--peers", "eigh,scipy,torch",
+            "--shapes", "2x8", "--kappas", "100", "--ops", "fwd,fwdbwd,invfwdbwd", "--repeats", "2", "--warmup", "0",
+            "--no-progress"]
+    document, printed = _run_quiet(argv)
+    rows = document["rows"]
+    assert {row["dtype"] for row in rows} == {"complex64", "complex128"}  # the default dtypes, complex
+    ok = [row for row in rows if row["status"] == "ok"]
+    assert {row["impl"] for row in ok} == {"auto", "eigh-dk", "scipy"}
+    # the PyTorch MPA-Lya is for real input: refused, not failed
+    assert all(row["status"].startswith("refused: ") for row in rows if row["impl"] == "torch-mpa-lya")
+    for row in ok:
+        tol = 1e-12 if row["dtype"] == "complex128" else 1e-5
+        assert row["fwd_err"] < tol
+        if row["grad_err"] is not None:
+            assert row["grad_err"] < tol
+    by_impl = {(row["impl"], row["op"], row["dtype"]): row for row in ok}
+    assert by_impl["auto", "fwdbwd", "complex128"]["eighs"] == pytest.approx(1)  # auto runs eigh
+    assert by_impl["auto", "fwd", "complex64"]["ratio"]["eigh-dk"] > 0
+    assert "FAILED" not in printed
+
+
+def test_family_inputs():
+    rng = np.random.default_rng(5)
+    for complex_ in (False, True):
+        a = bench.general_batch(rng, 3, 9, 1e3, complex_)
+        assert np.iscomplexobj(a) == complex_
+        lam = np.linalg.eigvals(a)
+        moduli = np.sort(np.abs(lam), axis=-1)
+        assert np.all(lam.real > 0)
+        assert np.all(np.abs(np.angle(lam)) <= bench.GENERAL_MAX_ANGLE + 1e-8)
+        assert np.all(moduli[..., -1] <= 1 + 1e-8) and np.all(moduli[..., 0] >= 1e-3 * (1 - 1e-8))
+        ah = np.conj(np.swapaxes(a, -1, -2))
+        assert np.linalg.norm(a @ ah - ah @ a) > 0.1 * np.linalg.norm(a @ ah)  # far from normal
+    h = bench.hermitian_batch(rng, 2, 6, 50.0)
+    assert np.iscomplexobj(h) and np.abs(h.imag).max() > 0.1
+    np.testing.assert_allclose(h, np.conj(np.swapaxes(h, -1, -2)), atol=0)
+    np.testing.assert_allclose(np.linalg.eigvalsh(h), np.broadcast_to(np.logspace(-math.log10(50), 0, 6), (2, 6)),
+                               rtol=1e-12)
+
+
+def test_spd_family_draws_the_same_inputs_as_before():
+    """The default family is unchanged: the SPD batch, then the upstream gradient, from the same generator."""
+    a, g = bench.family_case("spd", np.random.default_rng(9), 2, 5, 10.0, "float32")
+    rng = np.random.default_rng(9)
+    expected_a = bench.spd_batch(rng, 2, 5, 10.0).astype("float32")
+    np.testing.assert_array_equal(a, expected_a)
+    np.testing.assert_array_equal(g, rng.standard_normal((2, 5, 5)).astype("float32"))
+
+
+def test_family_options_and_dtypes():
+    settings, _ = bench.parse_args(["--family", "hermitian", "--quick"])
+    assert settings.family == "hermitian" and settings.dtypes == ("complex64",)
+    assert bench.parse_args([])[0].family == "spd"
+    for argv in (["--dtypes", "complex128"], ["--family", "hermitian", "--dtypes", "float64"],
+                 ["--family", "no-such-family"]):
+        with pytest.raises(SystemExit):
+            with contextlib.redirect_stderr(io.StringIO()):
+                bench.parse_args(argv)
+
+
+def _complex_fd(f, a, g, h=1e-6):
+    """Central differences of Re <G, f(A)> along each real and imaginary entry: PyTorch's complex gradient."""
+    grad = np.zeros(a.shape, dtype=complex)
+    for idx in np.ndindex(*a.shape):
+        for unit in (1.0, 1j):
+            e = np.zeros(a.shape, dtype=complex)
+            e[idx] = h * unit
+            step = np.real(np.sum(np.conj(g) * (f(a + e) - f(a - e)))) / (2 * h)
+            grad[idx] += step * unit
+    return grad
+
+
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrt", "inv_sqrt"])
+def test_reference_gradients_of_general_and_hermitian_input(inverse):
+    rng = np.random.default_rng(4)
+
+    def root(m):
+        y = scipy.linalg.sqrtm(m)
+        return np.linalg.inv(y) if inverse else y
+
+    # real general input: the Sylvester reference against finite differences
+    a = bench.general_batch(rng, 1, 4, 10.0)
+    g = rng.standard_normal(a.shape)
+    ref = bench.Reference(a, g, general=True)
+    np.testing.assert_allclose(ref.gradient(inverse)[0], frechet_fd(root, a[0], g[0]), rtol=1e-6, atol=1e-8)
+    # complex general input, PyTorch's convention (conjugate transposes)
+    a, g = bench.family_case("general", rng, 1, 4, 10.0, "complex128")
+    ref = bench.Reference(a, g, general=True)
+    np.testing.assert_allclose(ref.gradient(inverse)[0], _complex_fd(root, a[0], g[0]), rtol=1e-6, atol=1e-8)
+    # complex Hermitian input: the Daleckii-Krein gradient (the eigh peer's) is the Sylvester solution
+    a, g = bench.family_case("hermitian", rng, 2, 5, 20.0, "complex128")
+    dk = bench.Reference(a, g).gradient(inverse)
+    np.testing.assert_allclose(dk, bench.Reference(a, g, general=True).gradient(inverse), rtol=1e-10, atol=1e-12)
+    y, u, r = bench.eigh_root(a, array_namespace(a), inverse=inverse)
+    np.testing.assert_allclose(y, bench.Reference(a, g).root(inverse), rtol=1e-10, atol=1e-12)
