@@ -896,7 +896,9 @@ class Auto:
         accurate of the two (measured, float64: relative error 4.4e-13
         against db's 2.0e-10 on a 5 x 5 near-symmetric matrix with condition
         number 5e9, 2.2e-14 against 8.2e-13 on a 7 x 7 matrix with rotation
-        blocks).
+        blocks) and the faster on NumPy (2-core Intel Xeon, 2026-12-03,
+        float64 general matrices, forward: 17.9 ms against db's 30 ms at
+        16 x 64 x 64, 109 ms against 167 ms at 4 x 256 x 256; docs/performance.md).
         """
         if not _classified(a, xp, symmetric):
             return self.general(xp)
