@@ -21,8 +21,8 @@ Keywords
 --------
 The keywords of :func:`matsqrt.sqrtm_vjp`: ``method, degree, scale, tol,
 maxiter, lyapunov_maxiter, lyapunov_tol, return_info, check_finite``, with
-their meanings there, and one different default: ``method="mpa"``, not
-``"auto"`` (see below).  ``xp`` is not taken.  ``return_info=True`` returns
+their meanings and defaults there (``method="auto"``: the core's on
+concrete input, ``"eigh"`` on traced input; see below).  ``xp`` is not taken.  ``return_info=True`` returns
 ``(Y, info)`` as :func:`matsqrt.sqrtm`, for concrete input only.
 
 Input
@@ -84,21 +84,26 @@ Under :func:`jax.jit` and :func:`jax.vmap` no value reaches the host, so:
 
 The default and its accuracy
 ----------------------------
-The default is the paper's ``"mpa"`` (degree 5), which runs under ``jit``
-but is an approximation: measured under ``jax.jit`` on 8 x 64 x 64
-symmetric positive-definite matrices with log-spaced spectra, its relative
-Frobenius error is 1.0e-2 at condition number 10 and 0.21 at 1e4, in float32
-and float64 alike (``tests/test_jax_transforms.py`` pins these numbers).
-``"eigh"`` runs under ``jit`` too and is accurate to rounding there (2e-15
-in float64, 1e-6 to 8e-6 in float32), for symmetric input; use it, or
-``"mpa"`` with a higher ``degree``, where accuracy matters.  The default was
-not changed to ``"eigh"``: its speed against ``"mpa"`` was measured on
-this project's 2-core CPU only (JAX 0.10, jit, medians of 5, two runs under
-load from other jobs, condition number 10, float32): forward and backward
-of 256 x 64 x 64, eigh 66-106 ms against mpa's 360-624 ms; of
-16 x 256 x 256, eigh 190-640 ms against 1.6-2.8 s.  It was not measured on
-a GPU, where eigendecompositions are comparatively slow and, in float32,
-less accurate (see :class:`matsqrt.Auto`).
+The default is ``"auto"``.  On concrete input (eager calls, ``jax.grad``
+outside ``jit``) it is the core's: every input class, general and complex
+matrices included.  On traced input (under ``jit`` and ``vmap``) it is
+``"eigh"`` (:func:`jax.numpy.linalg.eigh` and the Daleckii-Krein
+derivative), accurate to rounding for Hermitian (real symmetric or complex
+Hermitian) positive semi-definite input, measured under ``jax.jit`` on
+8 x 64 x 64 matrices with log-spaced spectra: relative error 2e-15 in
+float64 and 1e-6 to 8e-6 in float32 up to condition number 1e4
+(``tests/test_jax_transforms.py``); non-Hermitian input and negative
+eigenvalues give NaN there (``Eigh(negative="complex")`` returns complex
+roots of indefinite input).  It replaced the paper's ``"mpa"`` (degree 5),
+which is an approximation under ``jit`` (relative error 1.0e-2 at condition
+number 10 and 0.21 at 1e4, float32 and float64 alike) and was slower on this
+project's 2-core CPU (JAX 0.10, jit, medians of 5, under load, condition
+number 10, float32, forward and backward: 256 x 64 x 64, eigh 66-106 ms
+against mpa's 360-624 ms; 16 x 256 x 256, 190-640 ms against 1.6-2.8 s).
+Not measured on a GPU, where eigendecompositions are comparatively slow
+and, for CuPy's float32, less accurate (see :class:`matsqrt.Auto`): pass
+``method="mpa"`` (or a fixed-count ``Matmul``) explicitly there if that
+matters.
 
 Requires JAX: ``pip install "matsqrt[jax]"``.
 
@@ -139,7 +144,7 @@ import numpy as np
 from . import _api
 from ._classify import conj_transpose, hermitian_flags
 from ._errors import ConvergenceInfo
-from ._methods import MPA, MTP, Eigh, Method, configure, series_domain
+from ._methods import MPA, MTP, Auto, Eigh, Method, configure, series_domain
 from ._scaling import frobenius_norm
 from ._validate import batch_indices
 from .denman_beavers import SCALE_UNTIL
@@ -224,6 +229,12 @@ def _eigh(a: jax.Array, inverse: bool, complex_roots: bool = False
     return jnp.where(bad[..., None, None], jnp.nan, y), u, v, bad
 
 
+def _effective(config: Any, a: jax.Array) -> Any:
+    """The method that runs: ``"auto"`` on traced values (under ``jit``, ``vmap``) is ``"eigh"``, the
+    accurate method that needs no value on the host; on concrete values, the core's ``"auto"``."""
+    return Eigh() if isinstance(config, Auto) and _is_traced(a) else config
+
+
 def _complex_roots(config: Any) -> bool:
     return getattr(config, "negative", "raise") == "complex"
 
@@ -252,14 +263,15 @@ def _forward(a: jax.Array, options: _Options) -> jax.Array:
     """The root of ``a`` (float32 or float64): the JAX eigh root, or the core's code on JAX arrays."""
     if math.prod(a.shape) == 0:
         return jnp.zeros(a.shape, a.dtype)
-    if isinstance(options.config, Eigh):
-        y, _, _, bad = _eigh(a, options.inverse, _complex_roots(options.config))
+    config = _effective(options.config, a)
+    if isinstance(config, Eigh):
+        y, _, _, bad = _eigh(a, options.inverse, _complex_roots(config))
         if options.check:
             _raise_eigh_errors(a, bad, options.inverse)
         return y
     root = _api.inv_sqrtm if options.inverse else _api.sqrtm
     try:
-        y = root(a, options.config, check_finite=options.check)
+        y = root(a, config, check_finite=options.check)
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
             jax.errors.TracerIntegerConversionError) as exc:
         raise ValueError(f"method {_method_name(options.config)!r} needs values on the host (to choose a method, "
@@ -318,7 +330,7 @@ def _lyapunov_solver(a: jax.Array, y: jax.Array, options: _Options):
     a, y = lax.stop_gradient(a), lax.stop_gradient(y)
     if math.prod(a.shape) == 0:
         return lambda c, transpose: jnp.zeros_like(c)
-    if isinstance(options.config, Eigh):
+    if isinstance(_effective(options.config, a), Eigh):
         _, u, v, bad = _eigh(a, options.inverse, _complex_roots(options.config))
         weights = 1.0 / (v[..., :, None] + v[..., None, :])
         n = a.shape[-1]
@@ -619,7 +631,7 @@ def _result_dtype(y: jax.Array, dtype: Any) -> Any:
 
 def sqrtm(
     A: Any,
-    method: Method = "mpa",
+    method: Method = "auto",
     *,
     degree: int | None = None,
     scale: str | None = None,
@@ -636,9 +648,11 @@ def sqrtm(
     ----------
     A : jax.Array or numpy.ndarray, shape (..., n, n)
         Matrices as for :func:`matsqrt.sqrtm`.
-    method : str or method config, default "mpa"
+    method : str or method config, default "auto"
         As in :func:`matsqrt.sqrtm`; static under :func:`jax.jit` (a Python
-        value, not traced).  Under ``jit`` and ``vmap`` only ``"mpa"``,
+        value, not traced).  ``"auto"`` is the core's on concrete input and
+        ``"eigh"`` on traced input.  Under ``jit`` and ``vmap`` only
+        ``"auto"``, ``"mpa"``,
         ``"mtp"``, ``"eigh"`` and fixed-count iterations
         (``Matmul(tol=0, maxiter=16)``: accurate to rounding for condition
         numbers up to about 1e4, measured on float64 diagonals) run; the
@@ -727,7 +741,7 @@ def sqrtm(
 
 def inv_sqrtm(
     A: Any,
-    method: Method = "mpa",
+    method: Method = "auto",
     *,
     degree: int | None = None,
     scale: str | None = None,

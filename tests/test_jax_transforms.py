@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 import matsqrt
 
@@ -94,7 +95,18 @@ def test_series_outside_their_domain_give_nan_under_jit_and_raise_eagerly(method
 
 # --- methods that need the host ----------------------------------------------
 
-@pytest.mark.parametrize("method", ["auto", "matmul", "db", matsqrt.NS(maxiter=20)], ids=str)
+def test_the_default_auto_is_eigh_under_jit_and_vmap_and_the_cores_eagerly():
+    a = jnp.asarray(spd_batch())
+    expected = matsqrt.sqrtm(np.asarray(a), "eigh")
+    for transform in (jax.jit, jax.vmap):
+        np.testing.assert_allclose(np.asarray(transform(mj.sqrtm)(a)), expected, rtol=0, atol=1e-13)
+    # Eagerly the core's auto: a general matrix gets its principal root (eigh under jit: NaN).
+    general = np.array([[2.0, 1.0], [0.0, 3.0]])
+    np.testing.assert_allclose(np.asarray(mj.sqrtm(jnp.asarray(general))), scipy.linalg.sqrtm(general), atol=1e-14)
+    assert np.isnan(np.asarray(jax.jit(mj.sqrtm)(jnp.asarray(general)))).all()
+
+
+@pytest.mark.parametrize("method", ["db", "matmul", matsqrt.NS(maxiter=20)], ids=str)
 def test_host_synchronising_methods_under_jit_raise_a_clear_error(method):
     a = jnp.asarray(spd_batch())
     message = re.escape('the methods that run there are "mpa", "mtp", "eigh" and fixed-count iterations')
