@@ -549,7 +549,7 @@ class DB:
         # benchmark's product counter)
         flag = xp.astype(zero, s.dtype)
         u = a / safe + flag * eye
-        y, z_u, info = _corrected_root(u, xp, maxiter, tol)
+        y, z_u, info, unverified = _corrected_root(u, xp, maxiter, tol)
         singular = None
         if info.converged:
             # A (numerically) singular matrix can converge too, to the root of a nearby matrix: ||U^(-1/2)||_F^2
@@ -559,7 +559,7 @@ class DB:
             if bool(xp.any(near)):
                 y, singular = _settle_singular(u, y, near, xp)
         else:
-            y, info, singular = _off_the_cut(u, xp, maxiter, tol, info)
+            y, info, singular = _off_the_cut(u, xp, maxiter, tol, info, unverified)
         root_s = xp.sqrt(safe)
         batch = tuple(a.shape[:-2])
         z = None
@@ -599,7 +599,7 @@ def _general_backward(xp: Any, y: Any, z: Any, scale: Any, g: Any, maxiter: Any,
     return _solve(xp, y, conj_transpose(y, xp) / scale, g / scale, maxiter, tol, general=True)
 
 
-def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo]:
+def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any, ConvergenceInfo, bool]:
     """Denman-Beavers for ``u`` (moderate norm), then one Newton correction ``Y E + E Y = U - Y^2``.
 
     The coupled iterations' accuracy is limited by their inverse root (about
@@ -609,23 +609,69 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
     """
     y, z, info = denman_beavers(u, xp, maxiter=maxiter, tol=tol)
     if not info.converged:
-        return y, z, info
+        return y, z, info, False
     correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=maxiter, tol=tol)
+    info = dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+    # Verified, not trusted: in floating point an eigenvalue on the negative real axis can be rounded
+    # across zero during the iteration, which then "converges" to the root of another matrix (measured:
+    # a real 2 x 2 matrix with eigenvalues -3.5 and -0.015 gave a real Y with eigenvalues -0.29 and -0.71,
+    # ||Y^2 - A|| = 3.5).  Two tests below catch such roots.
     if refined.converged:
+        # The correction of a root the iteration really found is of the size of its error (about kappa(A)
+        # eps relative); one of the root's own size means the iteration went astray (measured: float32
+        # [[-1, 0], [-3, -4]] "converged" to a real Y with entries near 1e5 and eigenvalues in the right
+        # half-plane, which the correction moved by as much).
+        if not bool(xp.all(frobenius_norm(correction, xp) <= 0.1 * frobenius_norm(y, xp))):
+            return y, z, dataclasses.replace(info, converged=False, residual=math.inf), True
         y = y + correction
-    return y, z, dataclasses.replace(info, iterations=info.iterations + refined.iterations)
+    # (A correction that does not converge -- its sign iteration needs a spectrum in the open right
+    # half-plane -- leaves the root uncorrected: either one too far from normal for that stop rule, e.g.
+    # 16 x 16 triangular matrices with off-diagonals near 1e3, whose computed eigenvalues can even stray
+    # slightly left, or one that went astray, which the residual below tells apart.)  The root must square
+    # back to U to 1 % of ||U||_F + ||Y||_F^2 (the backward error of squaring it; ||U||_F = 1): one that
+    # went astray is off by the size of U (measured: 3.5 for the 2 x 2 matrix above, ||Y||_F^2 = 0.58); one of
+    # an ill-conditioned matrix, where no digit is promised, by more than rounding (measured: 3e-7 of
+    # ||Y||_F^2 = 6e9).
+    size = frobenius_norm(y, xp)[..., 0, 0] ** 2
+    residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
+    if bool(xp.all(residual <= 1e-2 * (1.0 + size))):
+        return y, z, info, False
+    # The last flag: converged, but the root failed its verification (info.residual: ||Y^2 - U||_F).
+    return y, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True
 
 
-def _settle_host(a: Any, y: Any, candidates: Any, batch: tuple[int, ...]) -> tuple[Any, Any]:
-    """``(Y, singular)`` on the host for the ``candidates`` of ``a`` (NumPy arrays) that may be singular.
+def _raise_db_failure(info: ConvergenceInfo, unverified: bool, unclear: Any = None, batch: tuple[int, ...] = ()
+                      ) -> None:
+    """The error for a Denman-Beavers root that nothing on the error path explained; matrices singular to
+    working precision (``unclear``, :func:`_settle_host`) are named as such."""
+    if info.converged:
+        return
+    import numpy as np
+
+    if unclear is not None and np.any(unclear):
+        from .singular import raise_defective
+
+        raise_defective(unclear, batch)
+    if unverified:
+        raise ValueError(f"A is too ill-conditioned for this dtype: the Denman-Beavers iteration converged, but "
+                         f"its root does not square back to A (relative residual {info.residual:.3g}), and A has "
+                         "no eigenvalue on the branch cut and no zero eigenvalue to explain it: the square root's "
+                         "condition number is beyond 1 / eps")
+    raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+
+
+def _settle_host(a: Any, y: Any, candidates: Any, batch: tuple[int, ...]) -> tuple[Any, Any, Any]:
+    """``(Y, semisimple, unclear)`` on the host for the ``candidates`` of ``a`` (NumPy arrays) that may be singular.
 
     By :func:`matsqrt.singular.zero_eigenvalue_kind`: a Jordan block at zero
     raises :class:`ValueError`; a semi-simple zero eigenvalue gets the root
     by deflation; an UNCLEAR matrix keeps the root ``y`` computed for it if
     that squares back to ``A`` (:func:`matsqrt.singular.squares_back`; a
-    ``None`` ``y``: no root to judge) and raises otherwise.  ``singular``
-    flags every matrix that is singular to working precision, which has no
-    inverse root and no derivative.
+    ``None`` ``y``: no root to judge) and raises otherwise.  Both masks
+    flag matrices singular to working precision, which have no inverse root
+    and no derivative.  With ``y`` None, UNCLEAR matrices are left to the
+    caller (not rooted): it computes their roots as for regular matrices
+    and judges them.
     """
     import numpy as np
 
@@ -644,15 +690,20 @@ def _settle_host(a: Any, y: Any, candidates: Any, batch: tuple[int, ...]) -> tup
     kind = np.full(candidates.shape, REGULAR, dtype=np.int8)
     if np.any(candidates):
         kind[candidates] = zero_eigenvalue_kind(a[candidates])
+    semisimple = kind == SEMISIMPLE
+    deflated = None
+    if np.any(semisimple):
+        deflated, singular_b = deflated_roots(a, semisimple, batch)
+        # The deflated B singular too: not semi-simple after all, to working precision.
+        kind = np.where(singular_b, UNCLEAR, kind)
+        semisimple = kind == SEMISIMPLE
     unclear = kind == UNCLEAR
     if y is not None and np.any(unclear):
         unclear = unclear & ~(np.all(np.isfinite(y), axis=(-2, -1)) & squares_back(a, y))
-    raise_defective((kind == DEFECTIVE) | unclear, batch)
-    semisimple = kind == SEMISIMPLE
+    raise_defective((kind == DEFECTIVE) | (unclear if y is not None else False), batch)
     if np.any(semisimple):
-        deflated = deflated_roots(a, semisimple, batch)
         y = deflated if y is None else np.where(semisimple[..., None, None], deflated, y)
-    return y, kind != REGULAR
+    return y, semisimple, kind == UNCLEAR
 
 
 def _settle_singular(u: Any, y: Any, candidates: Any, xp: Any) -> tuple[Any, Any]:
@@ -663,11 +714,12 @@ def _settle_singular(u: Any, y: Any, candidates: Any, xp: Any) -> tuple[Any, Any
     from .singular import to_device
 
     batch = tuple(u.shape[:-2])
-    settled, singular = _settle_host(np.asarray(_to_host(u)), np.asarray(_to_host(y)), _to_host(candidates), batch)
-    return to_device(settled, u, xp), xp.asarray(singular, device=array_device(u))
+    settled, semisimple, unclear = _settle_host(np.asarray(_to_host(u)), np.asarray(_to_host(y)),
+                                                _to_host(candidates), batch)
+    return to_device(settled, u, xp), xp.asarray(semisimple | unclear, device=array_device(u))
 
 
-def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInfo
+def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInfo, unverified: bool
                  ) -> tuple[Any, ConvergenceInfo, Any]:
     """``(Y, info, singular)``: the principal roots of ``u`` (``||u||_F = 1``) whose Denman-Beavers
     iteration failed.
@@ -696,7 +748,9 @@ def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInf
     device = array_device(u)
     eye = xp.eye(n, dtype=u.dtype, device=device)
     # Every matrix is a candidate: the iteration failed without saying which.
-    deflated_host, singular_host = _settle_host(host, None, np.ones(batch, dtype=bool), batch)
+    # Singular to working precision but without as many eigenvalues at zero (unclear): rooted as regular
+    # matrices below, then judged.
+    deflated_host, singular_host, unclear_host = _settle_host(host, None, np.ones(batch, dtype=bool), batch)
     singular = None
     deflated = None
     if np.any(singular_host):
@@ -705,7 +759,7 @@ def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInf
         mask = xp.astype(singular, real_dtype(u.dtype, xp))[..., None, None]
         # The singular matrices are done: the iteration runs on I in their place.
         u = u * (1.0 - mask) + eye * mask
-        root, _, info = _corrected_root(u, xp, maxiter, tol)
+        root, _, info, unverified = _corrected_root(u, xp, maxiter, tol)
     if singular is None or not info.converged:
         lam = np.linalg.eigvals(np.where(singular_host[..., None, None], np.eye(n), host).astype(np.complex128))
         band = n * eps * np.max(np.abs(lam), axis=-1, keepdims=True)
@@ -713,18 +767,23 @@ def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInf
         above_lower_side = np.where(on_cut, np.pi, np.angle(lam)) + np.pi
         theta = np.where(np.any(on_cut, axis=-1), np.minimum(np.pi / 8, 0.5 * np.min(above_lower_side, axis=-1)), 0.0)
         if not np.any(theta > 0):
-            raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+            _raise_db_failure(info, unverified, unclear_host, batch)
         ctype = complex_dtype(u.dtype, xp)
         half_turn = xp.asarray(np.exp(0.5j * theta)[..., None, None], dtype=ctype, device=device)
-        root, _, info = _corrected_root(xp.astype(u, ctype) / (half_turn * half_turn), xp, maxiter, tol)
+        root, _, info, unverified = _corrected_root(xp.astype(u, ctype) / (half_turn * half_turn), xp, maxiter,
+                                                    tol)
         root = root * half_turn
-    raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
+    _raise_db_failure(info, unverified, unclear_host, batch)
     if deflated is not None:
         if is_complex(deflated, xp) and not is_complex(root, xp):
             root = xp.astype(root, deflated.dtype)
         elif is_complex(root, xp) and not is_complex(deflated, xp):
             deflated = xp.astype(deflated, root.dtype)
         root = xp.where(singular[..., None, None], deflated, root)
+    if np.any(unclear_host):
+        # Rooted as regular matrices and verified (_corrected_root): singular to working precision all the same,
+        # so without inverse root or derivative.
+        singular = xp.asarray(unclear_host | singular_host, device=device)
     return root, info, singular
 
 
@@ -770,7 +829,8 @@ class Schur:
         suspicious = _suspicious_schur_input(host, y)
         singular = np.zeros(batch, dtype=bool)
         if np.any(suspicious):
-            y, singular = _settle_host(host, y, suspicious, batch)
+            y, semisimple, unclear = _settle_host(host, y, suspicious, batch)
+            singular = semisimple | unclear
             if not np.all(np.isfinite(y)):
                 # SciPy failed on a matrix that is regular to working precision: the iteration decides.
                 return DB().forward(a, power, xp, symmetric, check)

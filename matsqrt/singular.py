@@ -11,7 +11,10 @@ is exact up to rounding, where a shift ``A + d I`` leaves ``sqrt(d) / 2`` at
 every zero eigenvalue (measured on ``S1 @ S2`` of two rank-199 covariances,
 n = 256: trace error 4.6e-7 relative with the shift against 4e-15 here).
 If zero is not semi-simple (a Jordan block: ``B`` is singular too), no
-principal root exists, and :class:`ValueError` says so.
+principal root exists; :func:`deflated_roots` reports it and the caller
+(:func:`matsqrt._methods._settle_host`) raises :class:`ValueError`, unless a
+root computed otherwise squares back to ``A`` (:func:`squares_back`: to
+working precision the matrix may be merely far from normal).
 
 Ranks are numerical: singular values at most ``n eps sigma_max`` count as
 zero, the band ``eigh`` reads as zero.  This is the error path of the
@@ -93,12 +96,13 @@ def squares_back(a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return res <= eps ** (1.0 / 3.0) * np.linalg.norm(a, axis=(-2, -1))
 
 
-def deflated_roots(a: np.ndarray, flags: np.ndarray, batch_shape: tuple[int, ...]) -> np.ndarray:
-    """The principal roots of the matrices of ``a`` where ``flags`` (zeros elsewhere).
+def deflated_roots(a: np.ndarray, flags: np.ndarray, batch_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(roots, defective)``: the principal roots of the matrices of ``a`` where ``flags`` (zeros
+    elsewhere), and where the deflated ``B`` is singular too (a zero eigenvalue that is not semi-simple to
+    working precision; no root computed there).
 
-    Raises :class:`ValueError`, naming the matrices, where a zero eigenvalue
-    is not semi-simple.  The result is complex where a root is (``B`` with a
-    negative eigenvalue), in ``a``'s precision.
+    The result is complex where a root is (``B`` with a negative
+    eigenvalue), in ``a``'s precision.
     """
     import scipy.linalg
 
@@ -124,12 +128,11 @@ def deflated_roots(a: np.ndarray, flags: np.ndarray, batch_shape: tuple[int, ...
             rb = np.asarray(scipy.linalg.sqrtm(b))
         basis = np.concatenate([v, vh[rank:].conj().T], axis=1)
         roots[i] = v @ rb @ np.linalg.solve(basis, np.eye(n, dtype=basis.dtype))[:rank]
-    raise_defective(defective, batch_shape)
     dtype = np.result_type(a.dtype, *(r.dtype for r in roots.values()))
     out = np.zeros(flat.shape, dtype=dtype)
     for i, r in roots.items():
         out[i] = r
-    return out.reshape(a.shape)
+    return out.reshape(a.shape), defective.reshape(batch_shape)
 
 
 def to_device(host: np.ndarray, like: Any, xp: Any) -> Any:

@@ -557,7 +557,12 @@ def _hermitian_psd(rng: np.random.Generator, n: int) -> GeneralCase:
 def general_matrix(rng: np.random.Generator, n: int, family: str) -> GeneralCase:
     """One nonsingular matrix of ``family`` (float64 for the real families, complex128 otherwise)."""
     if family in ("gaussian_shift", "identity_plus_noise", "rotation", "nonnormal_triangular"):
-        return GeneralCase(O.nonsymmetric_matrix(rng, n, family, 170.0), family)
+        a = O.nonsymmetric_matrix(rng, n, family, 170.0)
+        # I + r N / sqrt(n) can have a negative real eigenvalue for small n (n = 1: any N < -1/r), whose
+        # principal root is complex.
+        w = np.linalg.eigvals(a)
+        real_root = not np.any((w.imag == 0) & (w.real < 0))
+        return GeneralCase(a, family, real_root=real_root)
     if family == "covariance_product":
         prod = covariance_product(rng, n, n + 1 + int(rng.integers(1, 2 * n + 2)), n + 1 + int(rng.integers(1, 8)))
         return GeneralCase(prod.a, family, prod.root.astype(np.float64))

@@ -10,7 +10,8 @@ Bounds (relative Frobenius error per matrix; u = eps of the working precision: f
 and complex64 input, float64 for float64 and complex128; n = matrix size; C = 4, the contract's):
 
 * nonsingular input, root:      C n u max(cond, 1),   cond = ||A||_F ||L^-1||_2 / ||Y||_F
-  (a ValueError is allowed only where this bound is at least 1: no correct digit is promised),
+  (a ValueError or ConvergenceError is allowed only where this bound is at least 1: no correct digit
+  is promised),
   the relative condition number of the square root at the stored A, L = I (x) Y + Y^T (x) I the
   Kronecker form of its Frechet derivative (tests/general_oracles.py; dense SVD for n <= 16,
   ARPACK on Sylvester solves above).  This is the general-input bound of tests/test_properties.py.
@@ -175,7 +176,7 @@ def test_sqrtm_returns_the_principal_root_within_the_condition_bound(backend, me
     y, exc = _call(lambda: backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), method)))
     if exc is not None:
         n = a.shape[-1]
-        if isinstance(exc, ValueError) and not C * n * u * ref.cond < 1.0:
+        if isinstance(exc, REFUSALS) and not C * n * u * ref.cond < 1.0:
             # The contract promises no correct digit here (bound >= 1: the matrix is singular to working
             # precision, e.g. a triangular matrix with off-diagonals near 1e3 in float32), so a refusal
             # that says so is allowed, as for the symmetric class at kappa >= 1/(100 n u).
@@ -202,6 +203,12 @@ def test_inv_sqrtm_returns_the_inverse_principal_root_within_its_condition_bound
         kappa = np.linalg.cond(a.astype(np.complex128))
         if isinstance(exc, REFUSALS) and kappa >= 1 / (100 * a.shape[-1] * u):
             event("refusal of a numerically singular matrix")
+            return
+        if isinstance(exc, ValueError) and not C * a.shape[-1] * u * ref.cond_inv < 1.0:
+            # As for the root: no correct digit is promised here (e.g. a complex 6 x 6 matrix far from normal
+            # whose condition is beyond the reference's reach, where db's iteration gives no root that passes
+            # its verification).
+            event("refusal at an inverse-root condition beyond 1 / (C n u)")
             return
         _refused(case, exc, f"nonsingular (kappa_2 = {kappa:.3g} < 1/(100 n u)) with a principal root")
     want = expected_dtype(a.dtype, case.real_root)

@@ -306,3 +306,19 @@ def test_huge_degree_is_refused_quickly():
     with pytest.raises(ValueError, match="degree"):
         matsqrt.sqrtm(np.eye(2), "mpa", degree=10**6)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("a", [
+    # Real matrices with two negative eigenvalues (-3.53 and -0.015; -1 and -4): the real Denman-Beavers
+    # iteration "converged" to real matrices that square to nothing near A (residual 3.5; entries near 1e5).
+    np.array([[-4.47444067, 2.99613901], [-1.40496073, 0.92927045]]),
+    np.array([[-1.0, 0.0], [-3.0, -4.0]], dtype=np.float32),
+], ids=["float64", "float32"])
+def test_db_never_returns_a_real_root_of_a_matrix_with_negative_eigenvalues(backend, a):
+    ref = scipy.linalg.sqrtm(a.astype(np.float64))
+    for method in ("db", "auto"):
+        y = backend.to_numpy(matsqrt.sqrtm(backend.asarray(a), method))
+        assert np.iscomplexobj(y)
+        np.testing.assert_allclose(y, ref, rtol=0, atol=100 * np.finfo(a.dtype).eps * np.abs(ref).max())
+        z = backend.to_numpy(matsqrt.inv_sqrtm(backend.asarray(a), method))
+        np.testing.assert_allclose(z @ ref, np.eye(2), rtol=0, atol=1e3 * np.finfo(a.dtype).eps)
