@@ -628,13 +628,14 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
     # half-plane -- leaves the root uncorrected: either one too far from normal for that stop rule, e.g.
     # 16 x 16 triangular matrices with off-diagonals near 1e3, whose computed eigenvalues can even stray
     # slightly left, or one that went astray, which the residual below tells apart.)  The root must square
-    # back to U to 1 % of ||U||_F + ||Y||_F^2 (the backward error of squaring it; ||U||_F = 1): one that
-    # went astray is off by the size of U (measured: 3.5 for the 2 x 2 matrix above, ||Y||_F^2 = 0.58); one of
-    # an ill-conditioned matrix, where no digit is promised, by more than rounding (measured: 3e-7 of
-    # ||Y||_F^2 = 6e9).
+    # back to U to eps^(1/4) of ||U||_F + ||Y||_F^2 (the backward error of squaring it; ||U||_F = 1): one
+    # that went astray is off by a fraction of that size (measured: 3.5 for the 2 x 2 matrix above with
+    # ||Y||_F^2 = 0.58; 5e-3 of ||Y||_F^2 = 1e10 for an 11 x 11 float64 Jordan block at zero); one of an
+    # ill-conditioned matrix, where no digit is promised, by more than rounding (measured: 3e-7 of
+    # ||Y||_F^2 = 6e9 for a 16 x 16 triangular matrix with off-diagonals near 1e3).
     size = frobenius_norm(y, xp)[..., 0, 0] ** 2
     residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
-    if bool(xp.all(residual <= 1e-2 * (1.0 + size))):
+    if bool(xp.all(residual <= float(xp.finfo(u.dtype).eps) ** 0.25 * (1.0 + size))):
         return y, z, info, False
     # The last flag: converged, but the root failed its verification (info.residual: ||Y^2 - U||_F).
     return y, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True

@@ -514,6 +514,11 @@ def test_hermitian_pd_inverse_root_meets_the_contract_or_is_refused_only_when_nu
         _refused(case, exc, f"kappa = {ref.kappa:.3g} < 1/(100 n u)")
     assert z.dtype == a.dtype
     bound = C * np.sqrt(n) * u * ref.kappa
+    if ref.z is None or not bound < 1.0:
+        # The stored matrix is (numerically) singular: the contract allows a refusal and promises no digit
+        # of a returned value (its smallest eigenvalue, rounding of a zero, is kept however small).
+        event("inverse root of a numerically singular Hermitian matrix: no digit promised")
+        return
     err = G.rel_error(z, ref.z)
     assert err <= bound, f"{method}: error {err:.4g} > bound {bound:.4g} (kappa {ref.kappa:.3g})\ncase: {case!r}"
 
