@@ -313,7 +313,8 @@ def test_huge_degree_is_refused_quickly():
     # iteration "converged" to real matrices that square to nothing near A (residual 3.5; entries near 1e5).
     np.array([[-4.47444067, 2.99613901], [-1.40496073, 0.92927045]]),
     np.array([[-1.0, 0.0], [-3.0, -4.0]], dtype=np.float32),
-], ids=["float64", "float32"])
+    np.array([[-1.0, 0.0], [-6.0, -4.0]], dtype=np.float32),
+], ids=["float64", "float32", "float32-b"])
 def test_db_never_returns_a_real_root_of_a_matrix_with_negative_eigenvalues(backend, a):
     ref = scipy.linalg.sqrtm(a.astype(np.float64))
     for method in ("db", "auto"):
