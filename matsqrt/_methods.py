@@ -624,38 +624,21 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
         if not bool(xp.all(frobenius_norm(correction, xp) <= 0.1 * frobenius_norm(y, xp))):
             return y, z, dataclasses.replace(info, converged=False, residual=math.inf), True
         y = y + correction
-    elif not is_complex(u, xp) and _on_the_cut(u, xp):
-        # A real iteration cannot give the (complex) principal root of a matrix with a negative real
-        # eigenvalue: whatever it converged to is another matrix's root (measured: float32 [[-1, 0], [-6, -4]]
-        # on array_api_strict, entries near 6.5e7, residual 2.4e10, within eps^(1/4) ||Y||_F^2 all the same).
+    else:
+        # The correction's sign iteration converges for every Y with its spectrum in the open right
+        # half-plane; when it does not, Y is not the principal root, or it is too far from normal to tell
+        # (measured: a real iteration on float32 [[-1, 0], [-6, -4]] converged to a real Y with entries near
+        # 6.5e7; a complex 6 x 6 triangular matrix far from normal to a Y with eigenvalue -0.86): refused.
         return y, z, dataclasses.replace(info, converged=False, residual=math.inf), True
-    # (A correction that does not converge -- its sign iteration needs a spectrum in the open right
-    # half-plane -- leaves the root uncorrected: either one too far from normal for that stop rule, e.g.
-    # 16 x 16 triangular matrices with off-diagonals near 1e3, whose computed eigenvalues can even stray
-    # slightly left, or one that went astray, which the residual below tells apart.)  The root must square
-    # back to U to eps^(1/4) of ||U||_F + ||Y||_F^2 (the backward error of squaring it; ||U||_F = 1): one
-    # that went astray is off by a fraction of that size (measured: 3.5 for the 2 x 2 matrix above with
-    # ||Y||_F^2 = 0.58; 5e-3 of ||Y||_F^2 = 1e10 for an 11 x 11 float64 Jordan block at zero); one of an
-    # ill-conditioned matrix, where no digit is promised, by more than rounding (measured: 3e-7 of
-    # ||Y||_F^2 = 6e9 for a 16 x 16 triangular matrix with off-diagonals near 1e3).
+    # The corrected root must square back to U to eps^(1/4) of ||U||_F + ||Y||_F^2 (the backward error of
+    # squaring it; ||U||_F = 1): one that went astray is off by a fraction of that size (measured: 5e-3 of
+    # ||Y||_F^2 = 1e10 for an 11 x 11 float64 Jordan block at zero).
     size = frobenius_norm(y, xp)[..., 0, 0] ** 2
     residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
     if bool(xp.all(residual <= float(xp.finfo(u.dtype).eps) ** 0.25 * (1.0 + size))):
         return y, z, info, False
     # The last flag: converged, but the root failed its verification (info.residual: ||Y^2 - U||_F).
     return y, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True
-
-
-def _on_the_cut(u: Any, xp: Any) -> bool:
-    """Whether some matrix of real ``u`` has an eigenvalue on the closed negative real axis (within
-    ``n eps max|lambda|``).  Error path: the eigenvalues on the host."""
-    import numpy as np
-
-    from ._validate import _to_host
-
-    lam = np.linalg.eigvals(np.asarray(_to_host(u)).astype(np.float64))
-    band = u.shape[-1] * float(xp.finfo(u.dtype).eps) * np.max(np.abs(lam), axis=-1, keepdims=True)
-    return bool(np.any((np.abs(lam.imag) <= band) & (lam.real <= band)))
 
 
 def _raise_db_failure(info: ConvergenceInfo, unverified: bool, unclear: Any = None, batch: tuple[int, ...] = ()

@@ -451,6 +451,14 @@ def test_general_methods_return_the_principal_root_of_nonsymmetric_input_within_
     _assume_principal_domain(case, lambda m: O.certain_rhp(m, 10))
     y, exc = _call(lambda: backend.to_numpy(matsqrt.sqrtm(backend.asarray(case.a), method)))
     if exc is not None:
+        _, cond = O.nonsym_reference(case.a)
+        n, u = case.a.shape[-1], O.eps(case.a.dtype)
+        if isinstance(exc, ValueError) and not np.all(C * n * u * np.maximum(cond, 1.0) < 1.0):
+            # No digit is promised where the bound is at least 1 (the root's condition beyond 1 / (C n u));
+            # there a refusal that says so is allowed (db refuses roots it cannot verify: a matrix this far from
+            # normal can make its iteration converge to a non-principal root).
+            event("refusal at a condition beyond 1 / (C n u)")
+            return
         _refused(case, exc, f"{method} must return the principal root of input with right half-plane spectrum")
     _check_principal(y, case, f"sqrtm {method}")
 
