@@ -512,7 +512,13 @@ class DB:
     by one Newton step (a Lyapunov solve,
     :func:`matsqrt.lyapunov.newton_sign_iteration`), which brings its error
     from about ``kappa(A) eps`` to the problem's condition times eps; the
-    inverse root is that root's inverse.
+    inverse root is that root's inverse.  The root is verified, not trusted
+    (rounding can carry an eigenvalue across the branch cut mid-iteration,
+    and the iteration then converges to another matrix's root): the
+    correction's sign iteration must converge (it does for every root with
+    its spectrum in the open right half-plane), the correction must be
+    small against the root, and the root must square back to ``A``
+    (:func:`_corrected_root`).
 
     Matrices the iteration cannot take as they are (it then stops
     unconverged) are looked at once, on the host (:func:`_off_the_cut`): a
