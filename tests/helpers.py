@@ -6,6 +6,7 @@ import functools
 
 import mpmath
 import numpy as np
+import pytest
 import scipy.linalg
 import scipy.special
 
@@ -163,3 +164,37 @@ def central_differences(grad, a, h=1e-5):
             e[k, m] = h
             out[:, :, k, m] = (np.asarray(grad(a + e)) - np.asarray(grad(a - e))) / (2 * h)
     return out
+
+
+def general_complex(seed=0, n=3, batch=()):
+    """2I + 0.3 (N + iN') / sqrt(n): complex, not Hermitian, spectrum near 2."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((*batch, n, n)) + 1j * rng.standard_normal((*batch, n, n))
+    return 2 * np.eye(n) + 0.3 * noise / np.sqrt(n)
+
+
+def hermitian_pd(seed=1, n=3):
+    """X X^H / n + I for complex Gaussian X: Hermitian positive definite."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    return x @ x.conj().T / n + np.eye(n)
+
+
+def real_with_negative_eigenvalue(seed=2, n=3):
+    """Real, non-symmetric, eigenvalues near -1, 2, 3: its principal root is complex."""
+    rng = np.random.default_rng(seed)
+    return np.diag([-1.0, 2.0, 3.0])[:n, :n] + 0.1 * rng.standard_normal((n, n))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def jax_x64():
+    """float64 in the test modules that import this fixture (autouse there); JAX's default is float32.
+
+    JAX is imported here, not at this module's import: the torch tests import these helpers too.
+    """
+    import jax
+
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", previous)

@@ -10,7 +10,7 @@ import pytest
 import matsqrt
 from matsqrt.lyapunov import sign_iteration
 
-from helpers import central_differences, exact_gradient
+from helpers import central_differences, exact_gradient, jax_x64  # noqa: F401 (jax_x64: autouse, float64 here)
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -23,14 +23,6 @@ ROOTS = {"sqrtm": (mj.sqrtm, matsqrt.sqrtm_vjp), "inv_sqrtm": (mj.inv_sqrtm, mat
 # random direction.  Its float64 defaults are atol = rtol = 1e-5.
 CHECK_GRADS = dict(order=2, modes=["fwd", "rev"], eps=1e-4, atol=1e-7, rtol=1e-6)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-    """float64 for this module only; JAX's default is float32."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def spd_batch(seed=0, batch=(2,), n=4):

@@ -6,6 +6,8 @@ import scipy.linalg
 
 import matsqrt
 
+from helpers import general_complex, hermitian_pd, jax_x64, real_with_negative_eigenvalue  # noqa: F401 (jax_x64: autouse)
+
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 mj = pytest.importorskip("matsqrt.jax")
@@ -18,32 +20,6 @@ FIRST = dict(order=1, modes=["fwd", "rev"], eps=1e-6)
 SECOND = dict(order=2, modes=["fwd", "rev"], eps=1e-5)
 COMPLEX_ROOTS = matsqrt.Eigh(negative="complex")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-    """float64 for this module only; JAX's default is float32."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
-def general_complex(seed=0, n=3, batch=()):
-    """2I + 0.3 (N + iN') / sqrt(n): complex, not Hermitian, spectrum near 2."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((*batch, n, n)) + 1j * rng.standard_normal((*batch, n, n))
-    return 2 * np.eye(n) + 0.3 * noise / np.sqrt(n)
-
-
-def hermitian_pd(seed=1, n=3):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
-    return x @ x.conj().T / n + np.eye(n)
-
-
-def real_with_negative_eigenvalue(seed=2, n=3):
-    """Real, non-symmetric, eigenvalues near -1, 2, 3: its principal root is complex."""
-    return np.diag([-1.0, 2.0, 3.0]) + 0.1 * np.random.default_rng(seed).standard_normal((n, n))
 
 
 CASES = {"general": general_complex, "hermitian": hermitian_pd, "real-negative": real_with_negative_eigenvalue}

@@ -8,6 +8,8 @@ import scipy.linalg
 
 import matsqrt
 
+from helpers import jax_x64  # noqa: F401 (autouse: float64 in this module)
+
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 mj = pytest.importorskip("matsqrt.jax")
@@ -15,13 +17,6 @@ mj = pytest.importorskip("matsqrt.jax")
 ROOTS = {"sqrtm": (mj.sqrtm, matsqrt.sqrtm, matsqrt.sqrtm_vjp),
          "inv_sqrtm": (mj.inv_sqrtm, matsqrt.inv_sqrtm, matsqrt.inv_sqrtm_vjp)}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
 
 
 def spd_batch(seed=0, batch=(3,), n=4, condition=None):

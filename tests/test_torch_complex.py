@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from helpers import general_complex, hermitian_pd, real_with_negative_eigenvalue
+
 torch = pytest.importorskip("torch")
 mt = pytest.importorskip("matsqrt.torch")
 
@@ -14,25 +16,6 @@ ROOTS = {"sqrtm": mt.sqrtm, "inv_sqrtm": mt.inv_sqrtm}
 # rounding ~1e-16 / eps = 1e-10; far below gradcheck's defaults (atol 1e-5, rtol 1e-3).
 GRADCHECK = dict(eps=1e-6, atol=1e-7, rtol=1e-6)
 GRADGRADCHECK = dict(eps=1e-6, atol=1e-6, rtol=1e-5)
-
-
-def general_complex(seed=0, n=3, batch=()):
-    """2I + 0.3 (N + iN') / sqrt(n): complex, not Hermitian, spectrum near 2."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((*batch, n, n)) + 1j * rng.standard_normal((*batch, n, n))
-    return 2 * np.eye(n) + 0.3 * noise / np.sqrt(n)
-
-
-def hermitian_pd(seed=1, n=3):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
-    return x @ x.conj().T / n + np.eye(n)
-
-
-def real_with_negative_eigenvalue(seed=2, n=3):
-    """Real, non-symmetric, eigenvalues near -1, 2, 3: its principal root is complex."""
-    rng = np.random.default_rng(seed)
-    return np.diag([-1.0, 2.0, 3.0])[:n, :n] + 0.1 * rng.standard_normal((n, n))
 
 
 CASES = {"general": general_complex, "hermitian": hermitian_pd, "real-negative": real_with_negative_eigenvalue}
