@@ -621,30 +621,28 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
     # Verified, not trusted: in floating point an eigenvalue on the negative real axis can be rounded
     # across zero during the iteration, which then "converges" to the root of another matrix (measured:
     # a real 2 x 2 matrix with eigenvalues -3.5 and -0.015 gave a real Y with eigenvalues -0.29 and -0.71,
-    # ||Y^2 - A|| = 3.5).  Two tests below catch such roots.
-    if refined.converged:
-        # The correction of a root the iteration really found is of the size of its error (about kappa(A)
-        # eps relative); one of the root's own size means the iteration went astray (measured: float32
-        # [[-1, 0], [-3, -4]] "converged" to a real Y with entries near 1e5 and eigenvalues in the right
-        # half-plane, which the correction moved by as much).
-        if not bool(xp.all(frobenius_norm(correction, xp) <= 0.1 * frobenius_norm(y, xp))):
-            return y, z, dataclasses.replace(info, converged=False, residual=math.inf), True
-        y = y + correction
-    else:
+    # ||Y^2 - A|| = 3.5).  The tests below catch such roots.
+    if not refined.converged:
         # The correction's sign iteration converges for every Y with its spectrum in the open right
         # half-plane; when it does not, Y is not the principal root, or it is too far from normal to tell
         # (measured: a real iteration on float32 [[-1, 0], [-6, -4]] converged to a real Y with entries near
         # 6.5e7; a complex 6 x 6 triangular matrix far from normal to a Y with eigenvalue -0.86): refused.
         return y, z, dataclasses.replace(info, converged=False, residual=math.inf), True
-    # The corrected root must square back to U to eps^(1/4) of ||U||_F + ||Y||_F^2 (the backward error of
+    corrected = y + correction
+    # Two more tests, in one host synchronisation.  The correction of a root the iteration really found is
+    # of the size of its error (about kappa(A) eps relative); one of the root's own size means the
+    # iteration went astray (measured: float32 [[-1, 0], [-3, -4]] "converged" to a real Y with entries
+    # near 1e5 and eigenvalues in the right half-plane, which the correction moved by as much).  And the
+    # corrected root must square back to U to eps^(1/4) of ||U||_F + ||Y||_F^2 (the backward error of
     # squaring it; ||U||_F = 1): one that went astray is off by a fraction of that size (measured: 5e-3 of
     # ||Y||_F^2 = 1e10 for an 11 x 11 float64 Jordan block at zero).
-    size = frobenius_norm(y, xp)[..., 0, 0] ** 2
-    residual = frobenius_norm(y @ y - u, xp)[..., 0, 0]
-    if bool(xp.all(residual <= float(xp.finfo(u.dtype).eps) ** 0.25 * (1.0 + size))):
-        return y, z, info, False
+    small = frobenius_norm(correction, xp) <= 0.1 * frobenius_norm(y, xp)
+    size = frobenius_norm(corrected, xp) ** 2
+    residual = frobenius_norm(corrected @ corrected - u, xp)
+    if bool(xp.all(small & (residual <= float(xp.finfo(u.dtype).eps) ** 0.25 * (1.0 + size)))):
+        return corrected, z, info, False
     # The last flag: converged, but the root failed its verification (info.residual: ||Y^2 - U||_F).
-    return y, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True
+    return corrected, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True
 
 
 def _raise_db_failure(info: ConvergenceInfo, unverified: bool, unclear: Any = None, batch: tuple[int, ...] = ()
@@ -660,10 +658,13 @@ def _raise_db_failure(info: ConvergenceInfo, unverified: bool, unclear: Any = No
 
         raise_defective(unclear, batch)
     if unverified:
-        raise ValueError(f"A is too ill-conditioned for this dtype: the Denman-Beavers iteration converged, but "
-                         f"its root does not square back to A (relative residual {info.residual:.3g}), and A has "
-                         "no eigenvalue on the branch cut and no zero eigenvalue to explain it: the square root's "
-                         "condition number is beyond 1 / eps")
+        why = ("its Newton correction did not converge (the root's spectrum is not in the open right half-plane, "
+               "or the root is too far from normal to tell)" if math.isinf(info.residual) else
+               f"its root failed verification (relative residual {info.residual:.3g}, or a correction as large "
+               "as the root)")
+        raise ValueError(f"A is too ill-conditioned for this dtype: the Denman-Beavers iteration converged, but {why}, "
+                         "and A has no eigenvalue on the branch cut and no zero eigenvalue to explain it; the "
+                         "principal root could not be verified, so none is returned")
     raise_if_not_converged(info, "method 'db'", "A is too ill-conditioned for this dtype")
 
 
