@@ -63,7 +63,7 @@ def _scale(a: Any, kind: str, xp: Any) -> Any:
     return frobenius_norm(a, xp) if kind == "fro" else spectral_bound(a, xp)
 
 
-def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
+def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False, steps=()):
     """The Lyapunov solve of a backward: product-only for Hermitian input, Newton's for general input."""
     maxiter, tol = check_settings(xp, a.dtype, maxiter, tol)
     if is_complex(b0, xp) and not is_complex(c0, xp):
@@ -76,7 +76,7 @@ def _solve(xp, a, b0, c0, maxiter, tol, lower=None, general=False):
             if turn is not None:
                 grad, info = newton_sign_iteration(b0 * turn, c0 * turn, xp, maxiter=maxiter, tol=tol)
     else:
-        grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower)
+        grad, info = sign_iteration(b0, c0, xp, maxiter=maxiter, tol=tol, lower=lower, steps=steps)
     raise_if_not_converged(info, "vjp", "the root must be nonsingular with its spectrum in the right half-plane")
     return grad, info
 
@@ -330,8 +330,9 @@ def _raise_products_failure(info: ConvergenceInfo, a: Any, xp: Any, symmetric: b
             _raise_if_not_finite(a, xp)
         # Outside the region where its convergence is proven: a refusal, not a statement about A.
         raise ValueError(f"method {method!r} did not converge for this non-symmetric A (residual "
-                         f"{info.residual:.3g} after {info.iterations} iterations): its iteration is guaranteed only "
-                         "for symmetric positive (semi-)definite input; use method='auto' or 'db'")
+                         f"{info.residual:.3g} after {info.iterations} iterations): its iteration is guaranteed to "
+                         "reach the principal root only for symmetric positive (semi-)definite input; use "
+                         "method='auto' or 'db'")
     hint = "A must be positive definite" if power < 0 else "A must be positive semi-definite"
     raise_if_not_converged(info, f"method {method!r}", hint + "; for inv_sqrtm a singular A has no inverse root")
 
@@ -368,16 +369,17 @@ def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter,
     safe = xp.where(s > 0, s, xp.ones_like(s))
     if power > 0:
         shift = _SHIFT_EPS.get(xp.finfo(a.dtype).bits // 8, 1.0) * eps
-        value, _, singular, info = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol, lower=lower)
+        value, _, singular, info, steps = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol,
+                                                        lower=lower)
         if symmetric and not info.converged and diverged(info.residual, n):
             wider = _rounding_shift(a, safe, shift, xp)
             if wider is not None:
                 shift = wider
-                value, _, singular, info = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol,
-                                                         lower=lower)
+                value, _, singular, info, steps = shifted_roots(a, s, xp, shift=shift, maxiter=maxiter, tol=tol,
+                                                                lower=lower)
         y, root_s, z = value, xp.sqrt(safe * (1.0 + shift)), None
     else:
-        y, z, info = coupled_newton_schulz(a / safe, xp, maxiter=maxiter, tol=tol, lower=lower)
+        y, z, info, steps = coupled_newton_schulz(a / safe, xp, maxiter=maxiter, tol=tol, lower=lower)
         root_s = xp.sqrt(safe)
         y, z = y * root_s, z / root_s
         value, singular = z, None
@@ -393,7 +395,9 @@ def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter,
             zt = conj_transpose(z, xp)
             g = -(zt @ g @ zt)
         b0 = conj_transpose(y, xp) / root_s
-        return _solve(xp, y, b0, g / root_s, maxiter, tol, lower if accelerated else None, general=not symmetric)
+        # The backward's B_0 has the forward's spectrum: replay its steps (then adapt, from lower).
+        return _solve(xp, y, b0, g / root_s, maxiter, tol, lower if accelerated else None, general=not symmetric,
+                      steps=steps if accelerated and symmetric else ())
 
     return Root(value, info, backward)
 
@@ -443,10 +447,12 @@ class Matmul:
 
     Forward: ``A`` is divided by an upper bound ``s`` on its spectral radius
     (:func:`spectral_bound`), then the coupled Newton-Schulz iteration runs
-    with the step scalings of Chen and Chow (2014), capped so that no
-    eigenvalue near 1 loses accuracy, which make small eigenvalues grow 2.25x
-    per step instead of 1.5x, until ``||I - Z_k Y_k||_F`` (the worst
-    eigenvalue, not an average) reaches ``tol``.  It yields ``A^(1/2)`` and
+    with minimax polynomial steps (:mod:`matsqrt.schedule`, quintic, the
+    Polar Express design: each step optimal for the interval the spectrum is
+    known to lie in, starting from ``[lower, 1]`` and narrowed by the
+    measured residual), until ``||I - Z_k Y_k||_F`` (the worst eigenvalue,
+    not an average) reaches ``tol``, or one step after the residual proves
+    it will.  It yields ``A^(1/2)`` and
     ``A^(-1/2)`` together.  For the square root it runs on ``A + d I`` with
     ``d = c eps s`` (c = 1 in float64, 0.5 in float32), which keeps a
     singular positive semi-definite ``A`` from stalling it, and removes the
@@ -463,9 +469,10 @@ class Matmul:
     fails, with ``check_finite``; without it, refused matrices become NaN.
     Use ``"db"`` (or ``"auto"``) for general matrices.
 
-    Backward: the Lyapunov sign iteration from ``B_0 = Y^T / sqrt(s)``, with
-    the same accelerated scalings and stop rule (Newton's iteration with
-    inverses for non-symmetric input).  For the inverse root it solves
+    Backward: the Lyapunov sign iteration from ``B_0 = Y^T / sqrt(s)``, whose
+    spectrum is the forward's: it replays the forward's steps without checks,
+    verifies ``||B - I||_F`` once, and continues with minimax steps only if
+    needed (Newton's iteration with inverses for non-symmetric input).  For the inverse root it solves
     ``Y^T X + X Y^T = -Z^T G Z^T``, using the ``Z`` of the forward.  At a
     numerically singular ``A`` (smallest eigenvalue near the shift ``d``) it
     raises :class:`ValueError`: the derivative is infinite or undetermined.
@@ -477,12 +484,15 @@ class Matmul:
     maxiter : int
         Maximum forward steps (default 100).
     lower : float, optional
-        Lower end of the scaled spectrum ``sqrt(lambda / s)`` the step scalings
-        are designed for (default 1e-3 in float64, 2e-3 in float32, i.e.
+        Lower end of the scaled spectrum ``sqrt(lambda / s)`` the steps are
+        designed for (default 1e-3 in float64, 2e-3 in float32, i.e.
         condition numbers to about 1e6 and 2.5e5), in ``[1e-8, 1)``.  Larger
         values save steps on well-conditioned input; eigenvalues below it
-        still converge, more slowly.  The iteration raises it itself once
-        ``||I - Z Y||_F < 1``.
+        still converge (the residual reveals them and the design restarts
+        lower).  Products, 16 x 64 x 64 SPD (2026-12-06): forward /
+        forward+backward 28 / 90 in float32 at condition numbers 10 and 1e4
+        (the capped cubic steps before: 35 / 100), 32 / 103 in float64 (41 /
+        118) and 40 / 129 at 1e8 (62 / 181).
     """
 
     tol: float | None = None

@@ -25,8 +25,10 @@ from array_api_compat import device as array_device
 from ._errors import ConvergenceError, ConvergenceInfo
 from ._fused import frobenius_norm, identity_minus, matmul, sign_c_block, squared_deviation
 from ._validate import namespace_of, prepare
+from .schedule import Step, Tracker
 
-__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "distance_to_identity", "scaled_step", "DEFAULT_MAXITER",
+__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "polynomial_sign_step", "distance_to_identity",
+           "DEFAULT_MAXITER",
            "check_settings", "diverged", "newton_sign_iteration", "quarter_turn"]
 
 DEFAULT_MAXITER = 100
@@ -74,7 +76,7 @@ def sign_step(b: Any, c: Any, alpha: float = 1.0, eye: Any = None) -> tuple[Any,
     """One (scaled) Newton-Schulz step on the blocks of ``[[B, C], [0, -B]]``: six products.
 
     ``M <- g(alpha M)`` with ``g(y) = y (3 - y^2) / 2``; ``alpha = 1`` is the
-    classical step, ``alpha > 1`` the accelerated one of :func:`scaled_step`.
+    classical step (the accelerated steps: :func:`polynomial_sign_step`).
     Written as ``M q(M^2)`` with ``q = (alpha/2)(3I - alpha^2 M^2)``, whose
     blocks are ``Q = (alpha/2)(3I - alpha^2 B^2)`` and
     ``-(alpha^3/2)(B C - C B)``: ``B <- B Q`` and
@@ -91,47 +93,47 @@ def sign_step(b: Any, c: Any, alpha: float = 1.0, eye: Any = None) -> tuple[Any,
     return matmul(b, q, xp), c
 
 
-# Largest step scaling allowed: g(1.5) = 0.5625, so no eigenvalue already near
-# 1 is pushed below 0.56, where it would lose relative accuracy (the optimal
-# alpha -> sqrt(3) for small intervals sends 1 to ~0 and cost us 1e-9 relative
-# error on the square root at condition number 1e7, measured).
-ALPHA_MAX = 1.5
+def polynomial_sign_step(b: Any, c: Any, coef: tuple[float, ...], xp: Any, eye: Any) -> tuple[Any, Any]:
+    """``M <- M p(M^2)`` on the blocks of ``M = [[B, C], [0, -B]]``, ``p(M^2) = sum_j coef[j] (I - M^2)^j``.
 
-
-def scaled_step(lower: float) -> tuple[float, float]:
-    """Step scaling ``alpha`` for the interval [lower, 1], and the next lower end.
-
-    The map ``x <- g(alpha x)``, ``g(y) = y (3 - y^2) / 2``, sends [l, 1] into
-    [l', 1] with the smallest error ``1 - l'`` when ``g(alpha l) = g(alpha)``,
-    that is ``alpha^2 = 3 / (1 + l + l^2)`` (Chen and Chow, SIAM J. Sci. Comput.
-    36, 2014), capped at :data:`ALPHA_MAX`.  A small x then grows by
-    ``1.5 alpha = 2.25`` per step instead of 1.5.  Values below ``lower`` still
-    converge, as in the unscaled iteration.
+    ``I - M^2 = [[D, F], [0, D]]`` with ``D = I - B^2`` and ``F = C B - B C``;
+    Horner's rule on the block upper triangular matrices keeps two blocks,
+    ``[[W, V], [0, W]]``, and the step is ``B <- B W``, ``C <- B V + C W``:
+    ``3 (len(coef) - 1) + 3`` products (nine for the quintic of
+    :mod:`matsqrt.schedule`).
     """
-    alpha = min(math.sqrt(3.0 / (1.0 + lower + lower * lower)), ALPHA_MAX)
-    image = min(0.5 * alpha * lower * (3.0 - alpha * alpha * lower * lower), 0.5 * alpha * (3.0 - alpha * alpha))
-    return alpha, min(image, 1.0)
+    d = identity_minus(matmul(b, b, xp), 1.0, 1.0, xp, eye)
+    f = matmul(c, b, xp) - matmul(b, c, xp)
+    w = coef[-2] * eye + coef[-1] * d
+    v = coef[-1] * f
+    for k in reversed(coef[:-2]):
+        w, v = matmul(d, w, xp, acc=k * eye), matmul(d, v, xp, acc=matmul(f, w, xp))
+    return matmul(b, w, xp), matmul(b, v, xp, acc=matmul(c, w, xp))
 
 
 def sign_iteration(
-    b: Any, c: Any, xp: Any, *, maxiter: int, tol: float, lower: float | None = None
+    b: Any, c: Any, xp: Any, *, maxiter: int, tol: float, lower: float | None = None,
+    steps: tuple[Step, ...] = (),
 ) -> tuple[Any, ConvergenceInfo]:
     """Solve ``b X + X b = c`` for a pre-scaled ``b`` (agnostic core).
 
     ``b`` must already be scaled so that its spectrum lies where the iteration
-    converges; with ``lower`` (accelerated steps, :func:`scaled_step`) its
-    real spectrum must lie in (0, 1], and ``lower`` is the assumed lower end.
-    ``tol = 0`` runs exactly ``maxiter`` iterations without any convergence
-    check (the paper's fixed-count setting).  Otherwise the iteration stops,
-    converged, when ``||B_k - I||_F`` is at most ``tol``, or one
-    step after it is at most ``sqrt(tol / 2)``: the error of that step is then
-    about ``1.5 e^2 <= tol`` in exact arithmetic, so what remains is the
-    rounding floor (reported as the residual, which can exceed a ``tol`` set
-    below that floor).  The distance is the Frobenius norm of ``B_k - I``
-    (:func:`distance_to_identity`), which bounds every eigenvalue's distance
-    from 1.  At each check, ``||B_k - I||_F < 1`` also bounds the smallest
-    eigenvalue from below, which tightens ``lower``.
-    Returns ``X`` and a :class:`ConvergenceInfo`; never raises.
+    converges.  ``steps``: the minimax steps of a forward iteration that saw
+    the same spectrum (:func:`matsqrt.newton_schulz.coupled_newton_schulz`),
+    replayed without checks; then, or from the start, with ``lower`` the
+    minimax steps of :class:`matsqrt.schedule.Tracker` for a real spectrum
+    in [lower, 1], without it the classical Newton-Schulz steps
+    (:func:`sign_step`).  ``tol = 0`` runs exactly ``maxiter`` iterations
+    without any convergence check (the paper's fixed-count setting).
+    Otherwise the iteration stops, converged, when ``||B_k - I||_F`` is at
+    most ``tol`` or at the rounding floor ``4 n eps`` after a replay (the
+    forward proved the spectrum converged), or one step after the error is
+    proven below ``tol`` (classical steps: ``sqrt(tol / 2)``, after which the
+    error is about ``1.5 e^2``; minimax steps: their own error bound for the
+    interval the residual proves).  The distance is the Frobenius norm of
+    ``B_k - I`` (:func:`distance_to_identity`), which bounds every
+    eigenvalue's distance from 1.  Returns ``X`` and a
+    :class:`ConvergenceInfo`; never raises.
     """
     n = b.shape[-1]
     eye = xp.eye(n, dtype=b.dtype, device=array_device(b))
@@ -140,11 +142,25 @@ def sign_iteration(
     last_step = False
     converged = tol == 0
     iterations = 0
+    replay = list(steps)[:maxiter]
+    for step in replay:
+        b, c = polynomial_sign_step(b, c, step.coef, xp, eye)
+        iterations += 1
+    floor = 4.0 * n * float(xp.finfo(b.dtype).eps)
+    if replay and tol > 0:
+        residual = distance_to_identity(b, eye, xp)
+        if residual <= max(tol, floor):
+            return 0.5 * c, ConvergenceInfo(iterations, residual, True, tol)
+    tracker = None
+    if lower is not None or replay:
+        tracker = Tracker(lower if lower is not None else 0.5)
+        if replay:
+            tracker.observe(residual, squared=False, n=n)
     while iterations < maxiter:
-        alpha = 1.0
-        if lower is not None:
-            alpha, lower = scaled_step(lower)
-        b, c = sign_step(b, c, alpha, eye)
+        if tracker is None:
+            b, c = sign_step(b, c, 1.0, eye)
+        else:
+            b, c = polynomial_sign_step(b, c, tracker.step().coef, xp, eye)
         iterations += 1
         if tol == 0:
             continue
@@ -155,9 +171,13 @@ def sign_iteration(
             converged = math.isfinite(residual) and (residual <= tol or last_step)
             if converged or diverged(residual, n):
                 break
-            last_step = residual <= math.sqrt(tol / 2)
-            if lower is not None and residual < 1.0:
-                lower = max(lower, 1.0 - residual)
+            if tracker is None:
+                last_step = residual <= math.sqrt(tol / 2)
+            else:
+                tracker.observe(residual, squared=False, n=n)
+                last_step = residual <= floor
+        if tracker is not None:
+            last_step = last_step or tracker.proven_error <= tol
     return 0.5 * c, ConvergenceInfo(iterations, residual, converged, tol)
 
 

@@ -7,14 +7,20 @@ With U = A / s (spectrum in (0, 1]), Y_0 = U and Z_0 = I, the iteration
 is the Newton-Schulz sign iteration on [[0, U], [I, 0]], whose sign is
 [[0, U^(1/2)], [U^(-1/2), 0]]: Y_k -> U^(1/2) and Z_k -> U^(-1/2), with three
 matrix products a step (one for the first).  ``alpha = 1`` is the classical
-iteration (iSQRT-COV, Li et al. 2018; Higham, Functions of Matrices, 6.3);
-``alpha_k`` from :func:`matsqrt.lyapunov.scaled_step` accelerates it.
-The eigenvalue sqrt(lambda / s) of the block matrix is what the sign
-iteration drives to 1, so the same schedules apply as in the Lyapunov solver.
+iteration (iSQRT-COV, Li et al. 2018; Higham, Functions of Matrices, 6.3).
+The accelerated iteration replaces the cubic by the minimax odd polynomial
+for the interval the eigenvalues ``x = sqrt(t)`` are known to lie in
+(:mod:`matsqrt.schedule`: the Polar Express steps), written as
+``Q = p(T) = sum_j c_j (I - T)^j``: with the quintic, four products a step
+(two for the first, three for the last), and the error cubes near
+convergence.  The eigenvalue sqrt(lambda / s) of the block matrix is what
+the sign iteration drives to 1, so the Lyapunov backward replays the same
+steps (:func:`matsqrt.lyapunov.sign_iteration`).
 
 Which root: every iterate is a polynomial in U, and each eigenvalue t of U
-follows the scalar map t <- alpha^2 t (3 - alpha^2 t)^2 / 4.  For t in
-(0, 1] that map stays in (0, 1] and converges to 1 with x = sqrt(t) > 0, so
+follows the scalar map x <- f(x) for x = sqrt(t), with f odd and increasing
+from 0 (classical: f(x) = x (3 - x^2) / 2).  For t in (0, 1] that map stays
+positive and converges to 1, so
 for a spectrum in (0, 1] (symmetric positive definite U, or any U with real
 positive spectrum) the limit is the *principal* root.  For complex t it can
 converge to the other branch (measured: 6 of 1500 random matrices with right
@@ -32,7 +38,8 @@ from array_api_compat import device as array_device
 from ._errors import ConvergenceInfo
 from ._fused import identity_minus, matmul, squared_deviation
 from ._validate import _to_host
-from .lyapunov import check_every, diverged, scaled_step
+from .lyapunov import check_every, diverged
+from .schedule import Step, Tracker
 
 __all__ = ["coupled_newton_schulz", "shifted_roots"]
 
@@ -44,26 +51,29 @@ def coupled_newton_schulz(
     maxiter: int,
     tol: float,
     lower: float | None = None,
-) -> tuple[Any, Any, ConvergenceInfo]:
-    """Return ``(U^(1/2), U^(-1/2), info)`` for nonsingular ``U`` with spectrum in (0, 1].
+    need_z: bool = True,
+) -> tuple[Any, Any, ConvergenceInfo, tuple[Step, ...]]:
+    """Return ``(U^(1/2), U^(-1/2), info, steps)`` for nonsingular ``U`` with spectrum in (0, 1].
 
-    ``lower``: accelerated steps designed for ``sqrt(lambda(U))`` in
-    [lower, 1] (``None``: classical steps).  Convergence is measured by
+    ``lower``: minimax steps (:class:`matsqrt.schedule.Tracker`, quintic)
+    designed for ``sqrt(lambda(U))`` in [lower, 1] (``None``: the classical
+    cubic steps; ``steps`` is then empty).  Convergence is measured by
     ``||I - Z_k Y_k||_F`` (free: ``T`` is formed anyway), which bounds the
     distance of every eigenvalue of ``T`` from 1; it stops when that is at
-    most ``tol``, or one step after it is at most ``sqrt(tol / 2)`` or twice
-    the rounding error of forming ``T``, ``eps ||Z_k||_F ||Y_k||_F``
-    (quadratic convergence: the exact error is then below ``tol``, or below
-    what rounding does to ``T``, which for an ill-conditioned ``U`` lies
-    above ``tol``).  It cannot converge for singular ``U``.
-    ``tol = 0`` runs exactly ``maxiter`` steps without checks.  Host
-    synchronisations happen only at checks, every :func:`check_every` steps;
-    at a check, ``||I - T||_F < 1`` bounds the smallest ``x^2`` from below,
-    which tightens ``lower``.
+    most ``tol``, or one step after the step's own error bound (the minimax
+    error for the interval the residual proves) is at most ``tol`` or the
+    residual is at most twice the rounding error of forming ``T``,
+    ``eps ||Z_k||_F ||Y_k||_F`` (for an ill-conditioned ``U`` that floor lies
+    above ``tol``).  It cannot converge for singular ``U``.  ``tol = 0``
+    runs exactly ``maxiter`` steps without checks.  Host synchronisations
+    happen only at checks, every :func:`check_every` steps.  With
+    ``need_z=False`` the last step does not update ``Z`` (one product less;
+    ``Z`` is then one step behind).
     """
     n = u.shape[-1]
     eye = xp.eye(n, dtype=u.dtype, device=array_device(u))
     every = check_every(xp)
+    tracker = None if lower is None else Tracker(lower)
     y, z = u, None
     residual = math.nan
     converged = tol == 0
@@ -78,19 +88,42 @@ def coupled_newton_schulz(
             if residual <= tol or last_step:
                 converged = True
                 break
-            last_step = residual <= max(math.sqrt(tol / 2), 2.0 * floor)
-            if lower is not None and residual < 1.0:
-                lower = max(lower, math.sqrt(1.0 - residual))
-        alpha = 1.0
-        if lower is not None:
-            alpha, lower = scaled_step(lower)
-        q = identity_minus(t, 1.5 * alpha, 0.5 * alpha**3, xp, eye)
+            if tracker is None:
+                last_step = residual <= max(math.sqrt(tol / 2), 2.0 * floor)
+            else:
+                tracker.observe(residual, squared=True, n=n)
+                last_step = residual <= 2.0 * floor
+        if tracker is None:
+            q = identity_minus(t, 1.5, 0.5, xp, eye)
+        else:
+            step = tracker.step()
+            q = _polynomial(t, step.coef, xp, eye)
+            # Residuals proved convergence after this step: it is the last (no check needed after it).
+            last_step = last_step or (tol > 0 and tracker.proven_error <= tol)
+        final = tol > 0 and last_step and not need_z and z is not None
         y = matmul(y, q, xp)
-        z = q if z is None else matmul(q, z, xp)
+        if not final:
+            z = q if z is None else matmul(q, z, xp)
         iterations += 1
+        if final:
+            # Z is not needed to the last step; T cannot be formed without it, so the result is taken.
+            converged = True
+            break
     if z is None:
         z = eye + 0.0 * u
-    return y, z, ConvergenceInfo(iterations, residual, converged, tol)
+    steps = () if tracker is None else tuple(tracker.steps)
+    return y, z, ConvergenceInfo(iterations, residual, converged, tol), steps
+
+
+def _polynomial(t: Any, coef: tuple[float, ...], xp: Any, eye: Any) -> Any:
+    """``sum_j coef[j] (I - T)^j`` by Horner's rule in ``D = I - T``: ``len(coef) - 2`` products."""
+    if len(coef) == 2:
+        return identity_minus(t, coef[0] + coef[1], coef[1], xp, eye)
+    d = identity_minus(t, 1.0, 1.0, xp, eye)
+    w = identity_minus(t, coef[-2] + coef[-1], coef[-1], xp, eye)
+    for c in reversed(coef[:-2]):
+        w = matmul(d, w, xp, acc=c * eye)
+    return w
 
 
 def _sum_squares(x: Any, xp: Any) -> Any:
@@ -114,8 +147,8 @@ def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[floa
 
 def shifted_roots(
     a: Any, s: Any, xp: Any, *, shift: float, maxiter: int, tol: float, lower: float | None
-) -> tuple[Any, Any, Any, ConvergenceInfo]:
-    """``(A^(1/2), Z, singular, info)`` by the iteration on ``U = (A / s + d I) / (1 + d)``.
+) -> tuple[Any, Any, Any, ConvergenceInfo, tuple[Step, ...]]:
+    """``(A^(1/2), Z, singular, info, steps)`` by the iteration on ``U = (A / s + d I) / (1 + d)``.
 
     ``d = shift`` (a few eps, a float or per-matrix ``(..., 1, 1)``): the shift keeps a singular positive
     semi-definite ``A`` from stalling the iteration, and is removed to first
@@ -133,9 +166,9 @@ def shifted_roots(
     eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
     safe = xp.where(s > 0, s, xp.ones_like(s))
     u = (a / safe + shift * eye) / (1.0 + shift)
-    y, z, info = coupled_newton_schulz(u, xp, maxiter=maxiter, tol=tol, lower=lower)
+    y, z, info, steps = coupled_newton_schulz(u, xp, maxiter=maxiter, tol=tol, lower=lower, need_z=False)
     # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
     value = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
     # ||Z||_F^2 >= 1 / lambda_min(U) for the shifted U: at least 1 / d for a singular A.
     singular = (_sum_squares(z, xp)[..., None, None] * (4.0 * shift) >= 1.0)[..., 0, 0]
-    return value, z, singular, info
+    return value, z, singular, info, steps
