@@ -172,3 +172,60 @@ def shifted_roots(
     # ||Z||_F^2 >= 1 / lambda_min(U) for the shifted U: at least 1 / d for a singular A.
     singular = (_sum_squares(z, xp)[..., None, None] * (4.0 * shift) >= 1.0)[..., 0, 0]
     return value, z, singular, info, steps
+
+
+# Lanczos steps of :func:`smallest_eigenvalue_estimate` (matrix-vector products: 12 cost about a tenth of one
+# matrix product at n = 64, measured by the bench's counter).
+LANCZOS_STEPS = 12
+
+
+def smallest_eigenvalue_estimate(u: Any, xp: Any, steps: int = LANCZOS_STEPS) -> Any:
+    """Per matrix, the smallest Ritz value of ``steps`` Lanczos steps on Hermitian ``U`` (shape of the batch).
+
+    A Ritz value lies in the numerical range, so the estimate is at least
+    the smallest eigenvalue (to rounding) and approaches it from above:
+    an optimistic estimate, for designing the first steps of the iteration
+    (whose residual checks catch an eigenvalue below it), never a bound.
+    Full reorthogonalisation (twice); one fixed pseudo-random start vector; a
+    breakdown (an invariant subspace found) fills the rest of the
+    tridiagonal matrix with ``1``, the top of the spectrum of a scaled ``U``.
+    Matrix-vector products only, no host synchronisation.
+    """
+    import numpy as np
+
+    n = u.shape[-1]
+    m = min(int(steps), n)
+    dev = array_device(u)
+    start = np.random.default_rng(20261206).standard_normal(n)
+    v = xp.asarray(start / np.linalg.norm(start), dtype=u.dtype, device=dev)
+    v = xp.broadcast_to(xp.reshape(v, (n, 1)), (*u.shape[:-1], 1))
+    complex_ = xp.isdtype(u.dtype, "complex floating")
+    real = xp.real if complex_ else (lambda x: x)
+    basis = v
+    alphas, betas = [], []
+    eps = float(xp.finfo(u.dtype).eps)
+    alive = xp.ones(u.shape[:-2], dtype=xp.bool, device=dev)
+    for j in range(m):
+        w = u @ v
+        alpha = real(xp.sum(xp.conj(v) * w if complex_ else v * w, axis=(-2, -1)))
+        # Full reorthogonalisation against the basis so far, twice (O(n j) a step; once was not enough in
+        # float32: 24 steps gave a Ritz value of -0.04 for a smallest eigenvalue of 0.084).
+        for _ in range(2):
+            w = w - basis @ (xp.matrix_transpose(xp.conj(basis) if complex_ else basis) @ w)
+        beta = xp.sqrt(xp.sum(xp.abs(w) ** 2 if complex_ else w * w, axis=(-2, -1)))
+        alphas.append(xp.where(alive, alpha, xp.ones_like(alpha)))
+        if j + 1 == m:
+            break
+        alive = alive & (beta > 8 * n * eps)
+        betas.append(xp.where(alive, beta, xp.zeros_like(beta)))
+        v = w / xp.where(alive, beta, xp.ones_like(beta))[..., None, None]
+        basis = xp.concat([basis, v], axis=-1)
+    k = len(alphas)
+    eye = xp.eye(k, dtype=alphas[0].dtype, device=dev)
+    tri = xp.stack(alphas, axis=-1)[..., None, :] * eye
+    if betas:
+        off = xp.stack(betas, axis=-1)
+        upper = xp.eye(k, k, k=1, dtype=off.dtype, device=dev)
+        band = xp.concat([off, xp.zeros_like(off[..., :1])], axis=-1)[..., :, None] * upper
+        tri = tri + band + xp.matrix_transpose(band)
+    return xp.linalg.eigvalsh(tri)[..., 0]
