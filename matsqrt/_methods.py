@@ -34,10 +34,18 @@ from .lyapunov import (
     newton_sign_iteration,
     quarter_turn,
     raise_if_not_converged,
+    replayed_sign_iteration,
     sign_iteration,
 )
-from .newton_schulz import coupled_newton_schulz, shifted_roots, smallest_eigenvalue_estimate
+from .newton_schulz import (
+    coupled_newton_schulz,
+    nan_where,
+    not_converged_to_nan,
+    shifted_roots,
+    smallest_eigenvalue_estimate,
+)
 from .pade import mpa_root
+from .schedule import schedule
 from .taylor import mtp_root
 
 __all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "DB", "Schur", "Auto", "METHODS", "Method", "Root", "configure",
@@ -361,8 +369,12 @@ def _rounding_shift(a: Any, s: Any, shift: float, xp: Any) -> Any:
     return xp.where(fine, xp.full_like(wide, shift), xp.maximum(wide, xp.full_like(wide, shift)))
 
 
-def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter, name, accelerated) -> Root:
-    """The coupled Newton-Schulz forward of :class:`Matmul` and :class:`NS` and their backward."""
+def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter, name, accelerated,
+                      fixed=None) -> Root:
+    """The coupled Newton-Schulz forward of :class:`Matmul` and :class:`NS` and their backward (``fixed``:
+    the sync-free schedule of :class:`Matmul`)."""
+    if fixed is not None:
+        return _sync_free_forward(a, power, xp, symmetric, check, s=s, steps=fixed)
     n = a.shape[-1]
     eps = float(xp.finfo(a.dtype).eps)
     tol = eps if tol is None else float(tol)
@@ -398,6 +410,53 @@ def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter,
         # The backward's B_0 has the forward's spectrum: replay its steps (then adapt, from lower).
         return _solve(xp, y, b0, g / root_s, maxiter, tol, lower if accelerated else None, general=not symmetric,
                       steps=steps if accelerated and symmetric else ())
+
+    return Root(value, info, backward)
+
+
+def _sync_free_forward(a: Any, power: Fraction, xp: Any, symmetric: bool | None, check: bool, *, s: Any,
+                       steps: tuple[Any, ...]) -> Root:
+    """:class:`Matmul` with ``sync_free=True``: the fixed schedule ``steps`` forward and backward, every check
+    on the device (a matrix that did not converge, is not verified principal, or is numerically singular
+    where the derivative is asked for, becomes NaN), no host synchronisation; with ``check`` one at the end,
+    to raise for the NaN matrices."""
+    eps = float(xp.finfo(a.dtype).eps)
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    if power > 0:
+        shift = _SHIFT_EPS.get(xp.finfo(a.dtype).bits // 8, 1.0) * eps
+        value, _, singular, info, _ = shifted_roots(a, s, xp, shift=shift, maxiter=len(steps), tol=0.0, lower=None,
+                                                    fixed=steps)
+        y, z, root_s = value, None, xp.sqrt(safe * (1.0 + shift))
+    else:
+        y, z, info, _ = coupled_newton_schulz(a / safe, xp, maxiter=len(steps), tol=0.0, fixed=steps)
+        z = not_converged_to_nan(z, y, z, xp)
+        root_s = xp.sqrt(safe)
+        y, z = y * root_s, z / root_s
+        value, singular = z, None
+    if not symmetric:
+        # Outside the domain the schedule is proven for (Hermitian input), the result cannot be verified
+        # without a host synchronisation or an eigendecomposition: NaN.
+        other = ~hermitian_flags(a, xp)
+        value, y = nan_where(other, value, xp), nan_where(other, y, xp)
+    if check:
+        # check_finite allows one host synchronisation: a NaN result becomes the error it stands for.
+        kappa = SYNC_FREE_KAPPA[xp.finfo(a.dtype).bits // 8 if xp.finfo(a.dtype).bits <= 64 else 8]
+        _raise_if(~xp.all(xp.isfinite(value), axis=(-2, -1)),
+                  "method 'matmul' with sync_free=True has no result for A{where}: its fixed schedule is designed "
+                  f"for Hermitian positive definite matrices with condition number up to {kappa:.0e}; this one is "
+                  "not Hermitian, not positive definite, or more ill-conditioned (use sync_free=False or "
+                  "method='auto')")
+
+    def backward(g, maxiter, tol):
+        if power < 0:
+            zt = conj_transpose(z, xp)
+            g = -(zt @ g @ zt)
+        grad, deviation = replayed_sign_iteration(conj_transpose(y, xp) / root_s, g / root_s, steps, xp)
+        n = y.shape[-1]
+        bad = ~(deviation <= 16.0 * eps * 2 * n)
+        if singular is not None:
+            bad = bad | singular
+        return nan_where(bad, grad, xp), info
 
     return Root(value, info, backward)
 
@@ -496,22 +555,59 @@ class Matmul:
         forward+backward 28 / 90 in float32 at condition numbers 10 and 1e4
         (the capped cubic steps before: 35 / 100), 32 / 103 in float64 (41 /
         118) and 40 / 129 at 1e8 (62 / 181).
+    sync_free : bool
+        A fixed schedule and no host synchronisation (for CUDA graphs,
+        ``torch.compile``, asynchronous GPU pipelines): the steps are designed
+        once for every Hermitian positive definite matrix with condition
+        number up to :data:`SYNC_FREE_KAPPA` (1e8 in float64, 1e5 in float32;
+        :func:`sync_free_lower`), there is no Lanczos estimate and no
+        convergence check, and every check runs on the device: a matrix whose
+        residual ``||I - Z Y||_F`` is above a few times its rounding floor
+        (beyond the bound, indefinite, singular), that is not Hermitian, or
+        whose backward did not converge, comes back NaN, never a value.  With
+        ``check_finite=True`` (the default) one synchronisation at the end
+        turns that NaN into :class:`ValueError`; with ``check_finite=False``
+        there is none (the input is then not classified either).  Products,
+        16 x 64 x 64, at any condition number up to the bound: forward /
+        forward+backward 29 / 92 (float32), 41 / 131 (float64); the error
+        meets the same bounds as the adaptive schedule (tests/test_sync_free.py).
     """
 
     tol: float | None = None
     maxiter: int = 100
     lower: float | None = None
+    sync_free: bool = False
 
     def __post_init__(self) -> None:
         _check_iteration(self.tol, self.maxiter)
         if self.lower is not None and not 1e-8 <= self.lower < 1:
             raise ValueError(f"lower must lie in [1e-8, 1); got {self.lower!r}")
+        if not isinstance(self.sync_free, bool):
+            raise ValueError(f"sync_free must be True or False; got {self.sync_free!r}")
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
         s = spectral_bound(a, xp)
+        if self.sync_free:
+            lower = float(self.lower) if self.lower is not None else sync_free_lower(a.shape[-1], a.dtype, xp)
+            steps = schedule(lower, float(xp.finfo(a.dtype).eps))
+            return _products_forward(a, power, xp, symmetric, check, s=s, lower=lower, tol=0.0, maxiter=len(steps),
+                                     name="matmul", accelerated=True, fixed=steps)
         lower = float(self.lower) if self.lower is not None else _estimated_lower(a, s, xp, symmetric)
         return _products_forward(a, power, xp, symmetric, check, s=s, lower=lower,
                                  tol=self.tol, maxiter=int(self.maxiter), name="matmul", accelerated=True)
+
+
+# Largest condition number the sync-free schedule of Matmul is designed for, by the real dtype's size in bytes.
+SYNC_FREE_KAPPA = {4: 1e5, 8: 1e8}
+
+
+def sync_free_lower(n: int, dtype: Any, xp: Any) -> float:
+    """Lower end of ``sqrt(lambda / s)`` for every Hermitian positive definite ``n x n`` matrix of condition
+    number up to :data:`SYNC_FREE_KAPPA`: ``1 / sqrt(kappa n^(1/8))``, because the spectral bound ``s`` of
+    :func:`spectral_bound` exceeds the largest eigenvalue by at most ``n^(1/8)`` (its ``||A^4||_F^(1/4)``
+    term)."""
+    kappa = SYNC_FREE_KAPPA[xp.finfo(dtype).bits // 8 if xp.finfo(dtype).bits <= 64 else 8]
+    return 1.0 / math.sqrt(kappa * n ** 0.125)
 
 
 def _estimated_lower(a: Any, s: Any, xp: Any, symmetric: bool | None) -> float:

@@ -105,6 +105,8 @@ OPS = ("fwd", "fwdbwd", "inv", "invfwdbwd")
 # Peer option name -> the name its rows carry.
 PEERS = {"eigh": "eigh-dk", "scipy": "scipy", "torch": "torch-mpa-lya"}
 PAPER_MPA = "paper-mpa"
+# matmul with the fixed, sync-free schedule (Matmul(sync_free=True)).
+SYNC_FREE = "matmul-sync-free"
 # Input families (--family) and the dtypes each is run in.
 FAMILIES = {"spd": ("float32", "float64"), "general": ("float32", "float64", "complex64", "complex128"),
             "hermitian": ("complex64", "complex128")}
@@ -159,8 +161,9 @@ def _parse_shape(text: str) -> tuple[int, int]:
 
 
 def _method_names(text: str) -> tuple[str, ...]:
-    """``--methods`` as names; ``all`` stands for every method of matsqrt.METHODS and paper-mpa."""
-    everything = (*matsqrt.METHODS, PAPER_MPA)
+    """``--methods`` as names; ``all`` stands for every method of matsqrt.METHODS, paper-mpa and
+    matmul-sync-free."""
+    everything = (*matsqrt.METHODS, PAPER_MPA, SYNC_FREE)
     names: list[str] = []
     for name in _split(text):
         if name == "all":
@@ -476,7 +479,8 @@ class MatsqrtImpl(Impl):
         lyapunov = "default"
         if self.lyapunov_maxiter is not None:
             lyapunov = f"maxiter={self.lyapunov_maxiter}, tol={self.lyapunov_tol:g}"
-        return {"method": self.method, "degree": self.degree, "lyapunov": lyapunov}
+        method = self.method if isinstance(self.method, str) else repr(self.method)
+        return {"method": method, "degree": self.degree, "lyapunov": lyapunov}
 
 
 def matsqrt_impl(name: str) -> MatsqrtImpl:
@@ -486,6 +490,8 @@ def matsqrt_impl(name: str) -> MatsqrtImpl:
     if base == PAPER_MPA:
         # The paper's MPA-Lya: [5/5] Padé forward, eight unchecked sign iterations.
         return MatsqrtImpl(name, "mpa", degree_value or 5, lyapunov_maxiter=8, lyapunov_tol=0.0)
+    if base == SYNC_FREE:
+        return MatsqrtImpl(name, matsqrt.Matmul(sync_free=True))
     return MatsqrtImpl(name, base, degree_value)
 
 

@@ -27,7 +27,8 @@ from ._fused import frobenius_norm, identity_minus, matmul, sign_c_block, square
 from ._validate import namespace_of, prepare
 from .schedule import Step, Tracker
 
-__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "polynomial_sign_step", "distance_to_identity",
+__all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "polynomial_sign_step", "replayed_sign_iteration",
+           "distance_to_identity",
            "DEFAULT_MAXITER",
            "check_settings", "diverged", "newton_sign_iteration", "quarter_turn"]
 
@@ -179,6 +180,18 @@ def sign_iteration(
         if tracker is not None:
             last_step = last_step or tracker.proven_error <= tol
     return 0.5 * c, ConvergenceInfo(iterations, residual, converged, tol)
+
+
+def replayed_sign_iteration(b: Any, c: Any, steps: tuple[Step, ...], xp: Any) -> tuple[Any, Any]:
+    """Solve ``b X + X b = c`` by exactly ``steps`` (:func:`polynomial_sign_step`), with no host
+    synchronisation: returns ``X`` and, per matrix on the device, ``||B_k - I||_F`` after the last step (the
+    caller decides what is converged)."""
+    n = b.shape[-1]
+    eye = xp.eye(n, dtype=b.dtype, device=array_device(b))
+    for step in steps:
+        b, c = polynomial_sign_step(b, c, step.coef, xp, eye)
+    deviation = xp.sqrt(xp.sum(squared_deviation(b, xp, eye), axis=(-2, -1)))
+    return 0.5 * c, deviation
 
 
 def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:

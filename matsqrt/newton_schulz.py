@@ -41,7 +41,8 @@ from ._validate import _to_host
 from .lyapunov import check_every, diverged
 from .schedule import Step, Tracker
 
-__all__ = ["coupled_newton_schulz", "shifted_roots"]
+__all__ = ["coupled_newton_schulz", "shifted_roots", "smallest_eigenvalue_estimate", "not_converged_to_nan",
+           "nan_where"]
 
 
 def coupled_newton_schulz(
@@ -52,6 +53,7 @@ def coupled_newton_schulz(
     tol: float,
     lower: float | None = None,
     need_z: bool = True,
+    fixed: tuple[Step, ...] | None = None,
 ) -> tuple[Any, Any, ConvergenceInfo, tuple[Step, ...]]:
     """Return ``(U^(1/2), U^(-1/2), info, steps)`` for nonsingular ``U`` with spectrum in (0, 1].
 
@@ -68,10 +70,19 @@ def coupled_newton_schulz(
     runs exactly ``maxiter`` steps without checks.  Host synchronisations
     happen only at checks, every :func:`check_every` steps.  With
     ``need_z=False`` the last step does not update ``Z`` (one product less;
-    ``Z`` is then one step behind).
+    ``Z`` is then one step behind).  ``fixed``: exactly these steps, no
+    checks and no host synchronisation (``tol`` and ``maxiter`` unused; the
+    caller verifies the result on the device).
     """
     n = u.shape[-1]
     eye = xp.eye(n, dtype=u.dtype, device=array_device(u))
+    if fixed is not None:
+        y, z = u, None
+        for step in fixed:
+            q = _polynomial(u if z is None else matmul(z, y, xp), step.coef, xp, eye)
+            y = matmul(y, q, xp)
+            z = q if z is None else matmul(q, z, xp)
+        return y, (eye + 0.0 * u) if z is None else z, ConvergenceInfo(len(fixed), math.nan, True, 0.0), fixed
     every = check_every(xp)
     tracker = None if lower is None else Tracker(lower)
     y, z = u, None
@@ -146,7 +157,8 @@ def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[floa
 
 
 def shifted_roots(
-    a: Any, s: Any, xp: Any, *, shift: float, maxiter: int, tol: float, lower: float | None
+    a: Any, s: Any, xp: Any, *, shift: float, maxiter: int, tol: float, lower: float | None,
+    fixed: tuple[Step, ...] | None = None,
 ) -> tuple[Any, Any, Any, ConvergenceInfo, tuple[Step, ...]]:
     """``(A^(1/2), Z, singular, info, steps)`` by the iteration on ``U = (A / s + d I) / (1 + d)``.
 
@@ -166,12 +178,43 @@ def shifted_roots(
     eye = xp.eye(n, dtype=a.dtype, device=array_device(a))
     safe = xp.where(s > 0, s, xp.ones_like(s))
     u = (a / safe + shift * eye) / (1.0 + shift)
-    y, z, info, steps = coupled_newton_schulz(u, xp, maxiter=maxiter, tol=tol, lower=lower, need_z=False)
+    y, z, info, steps = coupled_newton_schulz(u, xp, maxiter=maxiter, tol=tol, lower=lower, need_z=fixed is not None,
+                                              fixed=fixed)
     # Undo the shift to first order: sqrt(U - d) = sqrt(U) - (d/2) U^(-1/2) + O(d^2).
     value = (y - (0.5 * shift / (1.0 + shift)) * z) * xp.sqrt(s * (1.0 + shift))
     # ||Z||_F^2 >= 1 / lambda_min(U) for the shifted U: at least 1 / d for a singular A.
     singular = (_sum_squares(z, xp)[..., None, None] * (4.0 * shift) >= 1.0)[..., 0, 0]
+    if fixed is not None:
+        value = not_converged_to_nan(value, y, z, xp)
     return value, z, singular, info, steps
+
+
+# Factor on the rounding floor below which a fixed schedule's residual counts as converged (see
+# not_converged_to_nan).
+_FLOOR_FACTOR = 16.0
+
+
+def not_converged_to_nan(value: Any, y: Any, z: Any, xp: Any) -> Any:
+    """``value`` with NaN in every matrix whose fixed schedule did not converge, on the device (one product).
+
+    Converged: ``||I - Z Y||_F <= 16 eps (n + ||Z||_F ||Y||_F)``, a few times
+    the rounding error of forming ``Z Y`` (an eigenvalue below the
+    schedule's design interval leaves a residual far above it).
+    """
+    n = y.shape[-1]
+    eye = xp.eye(n, dtype=y.dtype, device=array_device(y))
+    eps = float(xp.finfo(y.dtype).eps)
+    deviation = xp.sqrt(xp.sum(squared_deviation(matmul(z, y, xp), xp, eye), axis=(-2, -1)))
+    floor = _FLOOR_FACTOR * eps * (n + xp.sqrt(_sum_squares(z, xp) * _sum_squares(y, xp)))
+    # (a diverged iteration: infinite entries, an infinite floor; NaN, not +-inf)
+    return nan_where(~(deviation <= floor) | ~xp.isfinite(floor), value, xp)
+
+
+def nan_where(bad: Any, x: Any, xp: Any) -> Any:
+    """``x`` with its matrices NaN where ``bad`` (shape of the batch), as a product with a ``(..., 1, 1)``
+    factor of 1 or NaN: arithmetic, so array subclasses (the bench's product counter) pass through."""
+    ones = xp.ones(bad.shape, dtype=x.dtype, device=array_device(x))
+    return x * xp.where(bad, xp.full_like(ones, math.nan), ones)[..., None, None]
 
 
 # Lanczos steps of :func:`smallest_eigenvalue_estimate` (matrix-vector products: 12 cost about a tenth of one
