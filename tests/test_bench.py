@@ -71,7 +71,7 @@ def test_json_has_machine_versions_threads_and_settings(tiny_sweep):
 
 def test_one_row_per_supported_implementation_and_op(tiny_sweep):
     rows = tiny_sweep[1]["rows"]
-    names = [*matsqrt.METHODS, bench.PAPER_MPA, "mtp:0"]
+    names = [*matsqrt.METHODS, bench.PAPER_MPA, bench.SYNC_FREE, "mtp:0"]
     expected = {(name, op) for name in [*names, "eigh-dk"] for op in bench.OPS} | {("scipy", "fwd")}
     if HAS_TORCH:
         expected |= {("torch-mpa-lya", op) for op in bench.OPS}
@@ -225,7 +225,7 @@ def test_product_counts_are_measured(tiny_sweep):
         # The inverse root's right-hand side -A^-T G A^-T with A^-1 = Z Z adds 3.
         assert by_impl["torch-mpa-lya", "invfwdbwd"]["products"] == pytest.approx(4 + 3 + 8 * 6)
     assert all(by_impl["schur", op]["products"] is None for op in bench.OPS)  # SciPy's compiled Schur method
-    for name in [*(m for m in matsqrt.METHODS if m != "schur"), bench.PAPER_MPA]:
+    for name in [*(m for m in matsqrt.METHODS if m != "schur"), bench.PAPER_MPA, bench.SYNC_FREE]:
         for op in bench.OPS:
             assert by_impl[name, op]["products"] > 0
             assert by_impl[name, op]["count_source"] == "numpy"
@@ -266,7 +266,7 @@ def test_quick_preset_keeps_the_headline_case_and_options_override_it():
     assert (256, 64) in settings.shapes and "float32" in settings.dtypes
     assert {"fwd", "fwdbwd"} <= set(settings.ops)
     assert set(settings.methods) == {"auto", "matmul", bench.PAPER_MPA}
-    assert set(bench.parse_args([])[0].methods) == {*matsqrt.METHODS, bench.PAPER_MPA}
+    assert set(bench.parse_args([])[0].methods) == {*matsqrt.METHODS, bench.PAPER_MPA, bench.SYNC_FREE}
     settings, _ = bench.parse_args(["--quick", "--shapes", "2x4", "--dtypes", "float64"])
     assert settings.shapes == ((2, 4),) and settings.dtypes == ("float64",)
     with pytest.raises(SystemExit):
