@@ -102,8 +102,12 @@ number 10, float32, forward and backward: 256 x 64 x 64, eigh 66-106 ms
 against mpa's 360-624 ms; 16 x 256 x 256, 190-640 ms against 1.6-2.8 s).
 Not measured on a GPU, where eigendecompositions are comparatively slow
 and, for CuPy's float32, less accurate (see :class:`matsqrt.Auto`): pass
-``method="mpa"`` (or a fixed-count ``Matmul``) explicitly there if that
-matters.
+``method=matsqrt.Matmul(sync_free=True)`` there if that matters, matrix
+products only, a fixed schedule accurate to working precision for Hermitian
+positive definite input up to condition number 1e8 (float64) or 1e5
+(float32) and NaN beyond (measured under ``jax.jit``, float64, 8 x 16 x 16:
+relative error 1.9e-15, 9.7e-15 and 2.3e-13 at condition numbers 10, 1e4
+and 1e8; eigh: below 1e-15 at all three).
 
 Requires JAX: ``pip install "matsqrt[jax]"``.
 
@@ -187,8 +191,8 @@ def _method_name(config: Any) -> str:
     return type(config).__name__.lower()
 
 
-_JITTABLE = ('"mpa", "mtp", "eigh" and fixed-count iterations such as Matmul(tol=0, maxiter=16) or '
-             "NS(tol=0, maxiter=k)")
+_JITTABLE = ('"mpa", "mtp", "eigh", Matmul(sync_free=True) (accurate, a fixed schedule) and fixed-count '
+             "iterations such as NS(tol=0, maxiter=k)")
 
 
 def _eigh(a: jax.Array, inverse: bool, complex_roots: bool = False

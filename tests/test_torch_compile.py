@@ -9,7 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 mt = pytest.importorskip("matsqrt.torch")
 
+import matsqrt  # noqa: E402
+
 SYNC_FREE = dict(method="mpa", check_finite=False, lyapunov_maxiter=8, lyapunov_tol=0)
+ACCURATE_SYNC_FREE = dict(method=matsqrt.Matmul(sync_free=True), check_finite=False)
 
 
 def spd_batch(seed=0, batch=(2,), n=4):
@@ -24,7 +27,8 @@ def model(root, **options):
     return f
 
 
-@pytest.mark.parametrize("options", [{}, SYNC_FREE], ids=["default", "sync-free"])
+@pytest.mark.parametrize("options", [{}, SYNC_FREE, ACCURATE_SYNC_FREE],
+                         ids=["default", "sync-free", "matmul-sync-free"])
 @pytest.mark.parametrize("root", ["sqrtm", "inv_sqrtm"])
 def test_fullgraph_compile_equals_eager_forward_and_backward(root, options):
     f = model(getattr(mt, root), **options)
