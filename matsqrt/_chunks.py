@@ -11,13 +11,16 @@ products and elementwise loops.  Measured on this project's 2-core AMD EPYC
 8 chunks on 2 threads (the PyTorch MPA-Lya: 73 ms with 2 threads); matmul
 178 ms whole, 77 ms chunked.  Not chunked, because measured slower there:
 ``n = 128`` (paper-mpa 166 ms whole, 248 ms chunked: OpenBLAS threads
-those products itself, and two pools oversubscribe two cores) and the
-eigendecomposition (69 ms whole, 137 ms chunked at 256 x 64 x 64).
+those products itself, and two pools oversubscribe two cores).
 
-The eigendecomposition runs in its own chunks (:func:`eigh_slices`): a few
+The eigendecomposition runs in its own chunks (:func:`eigh_slices`): two
 per thread, of any ``n``, with the BLAS limited to one thread while they run
-(threadpoolctl), so that the threads do not oversubscribe the cores; see
-:func:`eigh_slices` for the measurements.
+(threadpoolctl).  With the BLAS threads left on, chunks were slower than
+the whole batch (69 ms against 137 ms at 256 x 64 x 64, 2026-11-24: two
+pools oversubscribe two cores); limited, they are faster at every batch
+measured (2026-12-06, 2 threads, medians of 5, float32 computed in float64
+as before: 57 ms against 90 ms at 64 x 128 x 128, 86 ms against 147 ms at
+16 x 256 x 256 float64, forward; see :meth:`matsqrt.Auto.choose`).
 
 Each chunk runs the same method as the whole batch would, so per matrix the
 arithmetic is the same; iterations that stop on a tolerance stop per chunk.
