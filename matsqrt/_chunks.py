@@ -173,15 +173,27 @@ def chunked_forward(forward: Any, a: Any, xp: Any, *, eigh: bool = False) -> Any
     shape = a.shape
     flat = xp.reshape(a, (-1, *shape[-2:]))
     batch = tuple(shape[:-2])
-    with blas():
-        roots = _map(lambda s: in_chunk(s, batch, forward, flat[s, ...]), slices)
+    try:
+        with blas():
+            roots = _map(lambda s: in_chunk(s, batch, forward, flat[s, ...]), slices)
+    except ValueError:
+        if not eigh:
+            raise
+        # The error path: the whole batch again, so that the error names every matrix at fault, not
+        # those of one chunk.
+        return forward(a)
 
     def backward(g, maxiter, tol):
         g_flat = xp.reshape(g, (-1, *shape[-2:]))
         pairs = list(zip(roots, slices, strict=True))
-        with blas():
-            parts = _map(lambda pair: in_chunk(pair[1], batch, pair[0].backward, g_flat[pair[1], ...], maxiter,
-                                               tol), pairs)
+        try:
+            with blas():
+                parts = _map(lambda pair: in_chunk(pair[1], batch, pair[0].backward, g_flat[pair[1], ...],
+                                                   maxiter, tol), pairs)
+        except ValueError:
+            if not eigh:
+                raise
+            return forward(a).backward(g, maxiter, tol)  # (as in the forward)
         grad = xp.reshape(xp.concat([p[0] for p in parts], axis=0), shape)
         return grad, merge_info([p[1] for p in parts])
 

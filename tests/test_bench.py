@@ -556,7 +556,9 @@ def test_hermitian_family_runs_complex_dtypes_with_the_eigh_peer():
         tol = 1e-12 if row["dtype"] == "complex128" else 1e-5
         assert row["fwd_err"] < tol
         if row["grad_err"] is not None:
-            assert row["grad_err"] < tol
+            # complex64 eigendecompositions in single precision: the contract's 4 sqrt(n) u kappa for gradients
+            bound = 4 * math.sqrt(8) * float(np.finfo(np.float32).eps) * 100
+            assert row["grad_err"] < (tol if row["dtype"] == "complex128" else bound)
     by_impl = {(row["impl"], row["op"], row["dtype"]): row for row in ok}
     assert by_impl["auto", "fwdbwd", "complex128"]["eighs"] == pytest.approx(1)  # auto runs eigh
     assert by_impl["auto", "fwd", "complex64"]["ratio"]["eigh-dk"] > 0

@@ -169,3 +169,17 @@ def test_read_only_input_in_chunks(small_chunks):
     y, vjp = matsqrt.sqrtm_vjp(a, "matmul")
     grad = vjp(np.ones_like(a))
     assert rel_fro(y @ y, a) < 1e-13 and grad.shape == a.shape
+
+
+def test_errors_of_a_chunked_eigendecomposition_name_every_matrix_at_fault(monkeypatch):
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    a = _spd_stack(8, 5)
+    a[1], a[6] = -a[1], -a[6]  # in different chunks
+    with pytest.raises(ValueError, match=r"negative eigenvalue \(batch index 1, 6\)"):
+        matsqrt.sqrtm(a, "eigh")
+    b = _spd_stack(8, 5)
+    b[2, :, 0] = b[2, 0, :] = 0.0  # singular (positive semi-definite): a root, but no gradient there
+    b[7, :, 0] = b[7, 0, :] = 0.0
+    _, vjp = matsqrt.sqrtm_vjp(b, "eigh")
+    with pytest.raises(ValueError, match=r"singular \(batch index 2, 7\)"):
+        vjp(np.ones_like(b))
