@@ -75,8 +75,8 @@ def _root(a, power, method, settings, check_finite, xp) -> tuple[Any, Prepared, 
         config = auto.choose(array, xp, symmetric)
     forward = functools.partial(config.forward, power=power, xp=xp, symmetric=symmetric, check=check_finite)
     try:
-        # The eigendecomposition is slower in chunks (see _chunks); the iterations are faster.
-        root = chunked_forward(forward, array, xp, enabled=not isinstance(config, Eigh))
+        # The eigendecomposition runs in chunks of its own, with one BLAS thread each (see _chunks).
+        root = chunked_forward(forward, array, xp, eigh=isinstance(config, Eigh))
     except NegativeEigenvalueError:
         if auto is None:
             raise

@@ -11,8 +11,16 @@ products and elementwise loops.  Measured on this project's 2-core AMD EPYC
 8 chunks on 2 threads (the PyTorch MPA-Lya: 73 ms with 2 threads); matmul
 178 ms whole, 77 ms chunked.  Not chunked, because measured slower there:
 ``n = 128`` (paper-mpa 166 ms whole, 248 ms chunked: OpenBLAS threads
-those products itself, and two pools oversubscribe two cores) and the
-eigendecomposition (69 ms whole, 137 ms chunked at 256 x 64 x 64).
+those products itself, and two pools oversubscribe two cores).
+
+The eigendecomposition runs in its own chunks (:func:`eigh_slices`): two
+per thread, of any ``n``, with the BLAS limited to one thread while they run
+(threadpoolctl).  With the BLAS threads left on, chunks were slower than
+the whole batch (69 ms against 137 ms at 256 x 64 x 64, 2026-11-24: two
+pools oversubscribe two cores); limited, they are faster at every batch
+measured (2026-12-06, 2 threads, medians of 5, float32 computed in float64
+as before: 57 ms against 90 ms at 64 x 128 x 128, 86 ms against 147 ms at
+16 x 256 x 256 float64, forward; see :meth:`matsqrt.Auto.choose`).
 
 Each chunk runs the same method as the whole batch would, so per matrix the
 arithmetic is the same; iterations that stop on a tolerance stop per chunk.
@@ -26,11 +34,13 @@ the calling thread.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import math
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,10 +49,11 @@ from array_api_compat import is_numpy_namespace
 from ._errors import ConvergenceInfo
 from ._validate import CHUNK
 
-__all__ = ["chunked_forward", "CHUNK_BYTES", "MAX_N"]
+__all__ = ["chunked_forward", "eigh_slices", "one_blas_thread", "CHUNK_BYTES", "MAX_N", "EIGH_CHUNKS_PER_THREAD"]
 
 CHUNK_BYTES = 512 * 1024
 MAX_N = 64
+EIGH_CHUNKS_PER_THREAD = 2
 
 
 def threads() -> int:
@@ -67,18 +78,64 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
+def _splittable(a: Any, xp: Any) -> bool:
+    return is_numpy_namespace(xp) and a.ndim >= 3 and threading.current_thread() is threading.main_thread()
+
+
+def _even_slices(batch: int, count: int) -> list[slice]:
+    bounds = [round(i * batch / count) for i in range(count + 1)]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def chunk_slices(a: Any, xp: Any) -> list[slice] | None:
     """Slices of the flattened batch, or ``None`` where ``a`` runs whole."""
-    if not is_numpy_namespace(xp) or a.ndim < 3 or threading.current_thread() is not threading.main_thread():
+    if not _splittable(a, xp):
         return None
     n = a.shape[-1]
     batch = math.prod(a.shape[:-2])
     per_chunk = max(1, CHUNK_BYTES // max(1, n * n * a.dtype.itemsize))
     if n > MAX_N or batch < 2 * per_chunk:
         return None
-    count = math.ceil(batch / per_chunk)
-    bounds = [round(i * batch / count) for i in range(count + 1)]
-    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return _even_slices(batch, math.ceil(batch / per_chunk))
+
+
+def eigh_slices(a: Any, xp: Any) -> list[slice] | None:
+    """Slices of the flattened batch for the eigendecomposition path, or ``None`` where it runs whole.
+
+    :data:`EIGH_CHUNKS_PER_THREAD` chunks per thread (at most one matrix
+    each), run with one BLAS thread each (:func:`one_blas_thread`): LAPACK's
+    eigensolvers use few threads well at these sizes, and whole matrices in
+    parallel threads do better.  A single matrix runs whole, with all BLAS
+    threads.
+    """
+    workers = threads()
+    if not _splittable(a, xp) or workers <= 1 or _blas_controller() is None:
+        return None
+    batch = math.prod(a.shape[:-2])
+    if batch < 2:
+        return None
+    return _even_slices(batch, min(batch, EIGH_CHUNKS_PER_THREAD * workers))
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded now (NumPy's among them), or None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a dependency; without it the eigendecompositions run whole
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """The BLAS libraries loaded in this process limited to one thread while the block runs.
+
+    The limit is process-wide (OpenBLAS has one setting), so other threads
+    calling BLAS meanwhile run single-threaded too.
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 def in_chunk(chunk: slice, batch: tuple[int, ...], fn: Any, *args: Any) -> Any:
@@ -101,23 +158,42 @@ def merge_info(infos: list[ConvergenceInfo]) -> ConvergenceInfo:
     return ConvergenceInfo(max(i.iterations for i in infos), worst, all(i.converged for i in infos), infos[0].tol)
 
 
-def chunked_forward(forward: Any, a: Any, xp: Any, *, enabled: bool = True) -> Any:
-    """``forward(a)`` (a :class:`matsqrt._methods.Root`), in chunks where that pays off."""
+def chunked_forward(forward: Any, a: Any, xp: Any, *, eigh: bool = False) -> Any:
+    """``forward(a)`` (a :class:`matsqrt._methods.Root`), in chunks where that pays off.
+
+    ``eigh``: the forward is the eigendecomposition path, chunked by
+    :func:`eigh_slices` and run (with its backward) with one BLAS thread.
+    """
     from ._methods import Root
 
-    slices = chunk_slices(a, xp) if enabled else None
+    slices = eigh_slices(a, xp) if eigh else chunk_slices(a, xp)
     if slices is None:
         return forward(a)
+    blas = one_blas_thread if eigh else contextlib.nullcontext
     shape = a.shape
     flat = xp.reshape(a, (-1, *shape[-2:]))
     batch = tuple(shape[:-2])
-    roots = _map(lambda s: in_chunk(s, batch, forward, flat[s, ...]), slices)
+    try:
+        with blas():
+            roots = _map(lambda s: in_chunk(s, batch, forward, flat[s, ...]), slices)
+    except ValueError:
+        if not eigh:
+            raise
+        # The error path: the whole batch again, so that the error names every matrix at fault, not
+        # those of one chunk.
+        return forward(a)
 
     def backward(g, maxiter, tol):
         g_flat = xp.reshape(g, (-1, *shape[-2:]))
         pairs = list(zip(roots, slices, strict=True))
-        parts = _map(lambda pair: in_chunk(pair[1], batch, pair[0].backward, g_flat[pair[1], ...], maxiter, tol),
-                     pairs)
+        try:
+            with blas():
+                parts = _map(lambda pair: in_chunk(pair[1], batch, pair[0].backward, g_flat[pair[1], ...],
+                                                   maxiter, tol), pairs)
+        except ValueError:
+            if not eigh:
+                raise
+            return forward(a).backward(g, maxiter, tol)  # (as in the forward)
         grad = xp.reshape(xp.concat([p[0] for p in parts], axis=0), shape)
         return grad, merge_info([p[1] for p in parts])
 

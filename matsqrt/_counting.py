@@ -203,33 +203,44 @@ def count_numpy_ops(n: int, batch: int, *, timed: bool = False) -> Iterator[OpCo
         _ACTIVE.pop()
 
 
-_TORCH_KINDS = {"linalg_solve": "solve", "solve": "solve", "linalg_eigh": "eigh", "linalg_inv": "inv"}
+_TORCH_KINDS = {"linalg_solve": "solve", "solve": "solve", "linalg_eigh": "eigh", "linalg_inv": "inv",
+                "_linalg_eigh": "eigh"}
 _TORCH_MATMULS = {"matmul", "__matmul__", "__rmatmul__", "bmm", "mm"}
 
 
 @contextlib.contextmanager
-def count_torch_ops(n: int, batch: int, *, timed: bool = False) -> Iterator[OpCount]:
+def count_torch_ops(n: int, batch: int, *, timed: bool = False, autograd: bool = False) -> Iterator[OpCount]:
     """Count products and factorisations of PyTorch code run directly in the block.
 
     Code that autograd runs (a ``backward`` called by the engine) is not seen
-    by a ``TorchFunctionMode``; call the backward's function directly instead.
-    ``timed`` as in :func:`count_numpy_ops` (CPU tensors: on a GPU the times
-    would be those of asynchronous launches).
+    by a ``TorchFunctionMode``; call the backward's function directly instead,
+    or pass ``autograd=True``: the count is then taken below autograd (a
+    ``TorchDispatchMode``), where the engine's own backward formulas are seen
+    too, as the ``mm``/``bmm`` kernels a product dispatches to.  ``timed``
+    as in :func:`count_numpy_ops` (CPU tensors: on a GPU the times would be
+    those of asynchronous launches).
     """
     from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     count = OpCount(n=n, batch=batch, timed=timed)
 
+    def counted(name, func, args, kwargs):
+        if name in _TORCH_MATMULS:
+            count.add_matmul(tuple(args[0].shape), tuple(args[1].shape))
+            name = "matmul"
+        elif name in _TORCH_KINDS:
+            count.add_linalg(_TORCH_KINDS[name], tuple(args[0].shape))
+            name = _TORCH_KINDS[name]
+        return _run(count, name, func, *args, **(kwargs or {}))
+
     class _Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = getattr(func, "__name__", "") or str(func)
-            if name in _TORCH_MATMULS:
-                count.add_matmul(tuple(args[0].shape), tuple(args[1].shape))
-                name = "matmul"
-            elif name in _TORCH_KINDS:
-                count.add_linalg(_TORCH_KINDS[name], tuple(args[0].shape))
-                name = _TORCH_KINDS[name]
-            return _run(count, name, func, *args, **(kwargs or {}))
+            return counted(getattr(func, "__name__", "") or str(func), func, args, kwargs)
 
-    with _Mode():
+    class _Dispatch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return counted(func.overloadpacket.__name__, func, args, kwargs)
+
+    with _Dispatch() if autograd else _Mode():
         yield count

@@ -1077,6 +1077,25 @@ class Auto:
         backward, 67 ms against 216-224 ms and 95-100 ms against 405-460 ms
         (float64: 120 ms against 1.27 s at 16 x 256 x 256).  So eigh on CPUs.
 
+        Against what a PyTorch user writes (the bench's ``torch-eigh`` peer:
+        ``torch.linalg.eigh`` with autograd, 2 threads like NumPy's BLAS),
+        same machine, 2026-12-06, κ = 10, medians of 5 (one block per library
+        with a pause between).  Before: 2.1x forward / 1.8x forward and
+        backward at 64 x 128 x 128 float32, 1.3x / 1.0x at 16 x 256 x 256
+        float64, 2.0x / 1.4x at 1 x 1024 x 1024 float32 (issue 12: 2.0x forward at
+        256 x 64 x 64 float32).  The eigh path now runs a batch in two chunks
+        per thread with one BLAS thread each (matsqrt._chunks.eigh_slices;
+        alone: 1.3x / 0.95x, 0.74x / 0.75x, 1.8x / 1.4x) and float32 in
+        single-precision LAPACK (matsqrt.eigh.eigh, within the contract:
+        docs/accuracy.md; alone: 1.6x / 1.4x, 1.0x / 1.0x, 1.35x / 1.2x);
+        both: 1.0x / 1.0x, 0.77x / 0.83x, 1.24x / 1.12x.  ``python -m
+        matsqrt.bench`` on a quiet machine (notebooks/results/
+        cpu-amd-epyc-2026-12-06-torch-eigh*.json): 16 x 256 x 256 float64
+        0.81x / 0.67x, 64 x 128 x 128 float32 0.73x / 1.12x, 1 x 1024 x 1024
+        float32 1.17x / 0.90x, 256 x 64 x 64 float32 0.92x / 0.91x in one run
+        and 1.8x / 1.3x in another (PyTorch's own time there varied from
+        45 to 89 ms between runs; docs/performance.md).  Still eigh on CPUs.
+
         Measured on an NVIDIA H100 with CuPy 14.2 (2026-11-24, medians,
         condition number 10, forward and backward): CuPy's float32 eigh
         (cuSOLVER syevj) is not accurate to working precision (relative error

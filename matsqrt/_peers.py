@@ -8,6 +8,10 @@
   ``(1 - z)^(1/2)`` at ``X = I - A / ||A||_F`` with one ``torch.linalg.solve``,
   and a backward of eight Newton-Schulz sign iterations on the Lyapunov
   equation, as a ``torch.autograd.Function``.
+- :func:`torch_eigh_root`: what a PyTorch user writes instead of matsqrt,
+  ``torch.linalg.eigh`` and the (inverse) root of the clamped eigenvalues,
+  differentiated by PyTorch's own autograd (real symmetric or complex
+  Hermitian input).
 
 ``scipy.linalg.sqrtm`` needs no wrapper.  Nothing here imports PyTorch until a
 PyTorch peer is asked for.
@@ -26,6 +30,7 @@ __all__ = [
     "torch_mpa_forward",
     "torch_lyapunov_backward",
     "torch_mpa_lya",
+    "torch_eigh_root",
 ]
 
 # The paper's [5/5] Padé coefficients of sqrt(1 - z), numerator then denominator.
@@ -168,3 +173,33 @@ def torch_mpa_lya(a: Any, *, inverse: bool = False) -> Any:
     True
     """
     return _mpa_lya_function().apply(a, inverse)
+
+
+def torch_eigh_root(a: Any, *, inverse: bool = False) -> Any:
+    """``A^(1/2)`` (or ``A^(-1/2)``) of a Hermitian torch tensor as a PyTorch user writes it.
+
+    ``L, V = torch.linalg.eigh(A)``, then ``V diag(sqrt(max(L, 0))) V^H``
+    (``1 / sqrt`` for the inverse root); the gradient is PyTorch's autograd
+    through ``eigh``, which returns the Hermitian part of the Daleckii-Krein
+    gradient (the gradient along Hermitian perturbations; ``eigh`` reads one
+    triangle only) and is not finite where eigenvalues repeat (it divides by
+    their differences; matsqrt's closed-form weights do not).
+
+    Examples
+    --------
+    >>> import pytest
+    >>> torch = pytest.importorskip("torch")
+    >>> a = torch.tensor([1.0, 4.0, 9.0], dtype=torch.float64).diag().requires_grad_()
+    >>> y = torch_eigh_root(a)
+    >>> bool(torch.allclose(y, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).diag()))
+    True
+    >>> y.backward(torch.eye(3, dtype=torch.float64))
+    >>> bool(torch.allclose(a.grad, torch.tensor([1 / 2, 1 / 4, 1 / 6], dtype=torch.float64).diag()))
+    True
+    """
+    import torch
+
+    lam, v = torch.linalg.eigh(a)
+    lam = torch.clamp(lam, min=0)
+    r = torch.rsqrt(lam) if inverse else torch.sqrt(lam)
+    return (v * r[..., None, :]) @ v.mH

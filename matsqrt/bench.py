@@ -16,12 +16,12 @@ implementation:
   Haar orthogonal (unitary); the methods defined for such input are
   ``auto``, ``db`` and ``schur``, the others refuse it (or verify and
   refuse, ``matmul``; ``ns`` verifies and may accept) and the row says
-  ``refused: ...``; the peers ``eigh-dk`` and ``torch-mpa-lya`` are not run
-  on it (refused rows too);
+  ``refused: ...``; the peers ``eigh-dk``, ``torch-mpa-lya`` and
+  ``torch-eigh`` are not run on it (refused rows too);
 - ``hermitian``: complex Hermitian positive definite ``Q diag(lambda) Q^H``,
   ``Q`` Haar unitary (:func:`hermitian_batch`; complex64, complex128, the
-  default dtypes of this family); the eigh peer uses conjugate transposes,
-  the PyTorch peer (real input only) is refused.
+  default dtypes of this family); the eigh peers use conjugate transposes,
+  the PyTorch MPA-Lya (real input only) is refused.
 
 Complex upstream gradients are complex Gaussian; complex gradients follow
 PyTorch's convention (conjugate transposes: ``Y^H X + X Y^H = G``).
@@ -32,7 +32,13 @@ PyTorch's convention (conjugate transposes: ``Y^H X + X Y^H = G``).
 - peers: ``eigh-dk`` (``xp.linalg.eigh`` and the Daleckii-Krein gradient, on
   the same backend), ``scipy`` (``scipy.linalg.sqrtm`` on the host, forward
   only) and, when PyTorch is importable, ``torch-mpa-lya`` (the paper's
-  MPA-Lya written in PyTorch, forward plus ``.backward()``);
+  MPA-Lya written in PyTorch, forward plus ``.backward()``) and
+  ``torch-eigh`` (what a PyTorch user writes: ``torch.linalg.eigh``, the root
+  of the clamped eigenvalues, PyTorch's autograd; its gradient is compared
+  with the Hermitian part of the reference, the gradient along Hermitian
+  perturbations that ``eigh``'s autograd returns); PyTorch runs with NumPy's
+  BLAS thread count, and each row is timed in its own block, with a pause
+  where the library changes;
 - operations ``fwd`` (``sqrtm``), ``fwdbwd`` (``sqrtm_vjp`` and one ``vjp``
   call), ``inv`` (``inv_sqrtm``) and ``invfwdbwd`` (``inv_sqrtm_vjp`` and one
   call).
@@ -103,7 +109,9 @@ __all__ = ["main", "run", "run_sweep", "format_table", "Settings", "OPS", "PEERS
 SCHEMA = "matsqrt.bench/1"
 OPS = ("fwd", "fwdbwd", "inv", "invfwdbwd")
 # Peer option name -> the name its rows carry.
-PEERS = {"eigh": "eigh-dk", "scipy": "scipy", "torch": "torch-mpa-lya"}
+PEERS = {"eigh": "eigh-dk", "scipy": "scipy", "torch": "torch-mpa-lya", "torch-eigh": "torch-eigh"}
+# The peers that run in PyTorch (its thread count is set to NumPy's).
+TORCH_PEERS = ("torch", "torch-eigh")
 PAPER_MPA = "paper-mpa"
 # matmul with the fixed, sync-free schedule (Matmul(sync_free=True)).
 SYNC_FREE = "matmul-sync-free"
@@ -176,13 +184,16 @@ def _method_names(text: str) -> tuple[str, ...]:
 
 
 def _peer_names(text: str) -> tuple[str, ...]:
+    """``--peers`` as option names; a row name (``eigh-dk``, ``torch-mpa-lya``) stands for its option."""
     if text == "none":
         return ()
-    names = tuple(_split(text))
-    for name in names:
-        if name not in PEERS:
+    options = {row_name: option for option, row_name in PEERS.items()} | {option: option for option in PEERS}
+    names = []
+    for name in _split(text):
+        if name not in options:
             raise SystemExit(f"unknown peer {name!r}; choose from {sorted(PEERS)} or 'none'")
-    return names
+        names.append(options[name])
+    return tuple(dict.fromkeys(names))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,15 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m matsqrt.bench",
         description="Time, memory, accuracy and product counts of matsqrt's methods against eigh, "
-        "scipy.linalg.sqrtm and a PyTorch MPA-Lya, on random SPD, general or complex Hermitian batches.",
+        "scipy.linalg.sqrtm, a PyTorch MPA-Lya and a PyTorch eigh root, on random SPD, general or complex "
+        "Hermitian batches.",
     )
     parser.add_argument("--quick", action="store_true",
                         help=f"a sweep of well under a minute on 2 CPU cores: {_QUICK}")
     parser.add_argument("--methods",
                         help="comma list from matsqrt.METHODS and 'paper-mpa', each optionally NAME:DEGREE, "
                         "or all (default: all; --quick: auto,matmul,paper-mpa)")
-    parser.add_argument("--peers", default="eigh,scipy,torch",
-                        help="comma list of eigh, scipy, torch, or 'none' (default: all; torch only if importable)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help=f"comma list of {', '.join(PEERS)}, or 'none' (default: all; the torch peers only if "
+                        "PyTorch is importable)")
     parser.add_argument("--family", default="spd", choices=tuple(FAMILIES),
                         help="the inputs: spd (real symmetric positive definite, the default), general (real or "
                         "complex non-normal matrices with their spectrum in the right half-plane) or hermitian "
@@ -385,6 +398,7 @@ class Impl:
     kind: str
     count_source: str | None = "numpy"
     domain = "any"  # the input the implementation is defined for, in words
+    library: str | None = None  # whose thread pools it runs on, where not the backend's (see run_sweep)
 
     def supports(self, op: str, backend: Backend) -> bool:
         return True
@@ -428,6 +442,10 @@ class Impl:
 
     def describe(self) -> dict[str, Any]:
         return {}
+
+    def gradient_reference(self, reference: Reference, inverse: bool) -> np.ndarray:
+        """The float64 gradient this implementation's is compared with."""
+        return reference.gradient(inverse)
 
 
 @dataclass
@@ -554,6 +572,7 @@ class ScipyImpl(Impl):
 
     name = PEERS["scipy"]
     kind = "peer"
+    library = "scipy"
 
     def supports(self, op: str, backend: Backend) -> bool:
         return op == "fwd"
@@ -605,6 +624,7 @@ class TorchImpl(Impl):
     name = PEERS["torch"]
     kind = "peer"
     count_source = "torch"
+    library = "torch"
     domain = "real symmetric positive definite"
 
     def __init__(self) -> None:
@@ -624,6 +644,14 @@ class TorchImpl(Impl):
             return self.torch.from_numpy(np.ascontiguousarray(a))
         return self.torch.from_dlpack(a)
 
+    def root(self, a: Any, inverse: bool) -> Any:
+        """The (inverse) root of tensor ``a``, differentiable."""
+        return _peers.torch_mpa_lya(a, inverse=inverse)
+
+    def extra(self) -> dict[str, Any]:
+        """What a forward and backward call reports besides the root and gradient."""
+        return {"lyapunov_iterations": _peers.PAPER_LYAPUNOV_ITERATIONS}
+
     def build(self, op: str, backend: Backend, a: Any, g: Any) -> Callable[[], Outputs]:
         torch = self.torch
         at, gt = self._tensor(backend, a), self._tensor(backend, g)
@@ -631,15 +659,15 @@ class TorchImpl(Impl):
         if op in ("fwd", "inv"):
             def forward() -> Outputs:
                 with torch.no_grad():
-                    return _peers.torch_mpa_lya(at, inverse=inverse), None, {}
+                    return self.root(at, inverse), None, {}
 
             return forward
 
         def call() -> Outputs:
             leaf = at.detach().requires_grad_(True)
-            y = _peers.torch_mpa_lya(leaf, inverse=inverse)
+            y = self.root(leaf, inverse)
             y.backward(gt)
-            return y.detach(), leaf.grad, {"lyapunov_iterations": _peers.PAPER_LYAPUNOV_ITERATIONS}
+            return y.detach(), leaf.grad, self.extra()
 
         return call
 
@@ -672,6 +700,42 @@ class TorchImpl(Impl):
         return x.detach().cpu().numpy()
 
 
+class TorchEighImpl(TorchImpl):
+    """Peer: what a PyTorch user writes, ``torch.linalg.eigh`` and the root of the clamped eigenvalues,
+    with PyTorch's autograd for the backward (:func:`matsqrt._peers.torch_eigh_root`)."""
+
+    name = PEERS["torch-eigh"]
+    domain = "Hermitian (real: symmetric) positive semi-definite"
+
+    def accepts(self, general: bool, complex_: bool) -> bool:
+        return not general
+
+    def root(self, a: Any, inverse: bool) -> Any:
+        return _peers.torch_eigh_root(a, inverse=inverse)
+
+    def extra(self) -> dict[str, Any]:
+        return {}
+
+    def count(self, op: str, a: np.ndarray, g: np.ndarray, on: tuple[Backend, Any] | None = None
+              ) -> OpCount | None:
+        # The backward is PyTorch's own (eigh's autograd formula): counted where the engine runs it.
+        at, gt = self.torch.from_numpy(np.ascontiguousarray(a)), self.torch.from_numpy(np.ascontiguousarray(g))
+        inverse = op.startswith("inv")
+        with count_torch_ops(a.shape[-1], math.prod(a.shape[:-2]), timed=True, autograd=True) as counted:
+            if op.endswith("fwdbwd"):
+                leaf = at.requires_grad_(True)
+                self.root(leaf, inverse).backward(gt)
+            else:
+                with self.torch.no_grad():
+                    self.root(at, inverse)
+        return counted
+
+    def gradient_reference(self, reference: Reference, inverse: bool) -> np.ndarray:
+        # PyTorch's eigh backward gives the gradient along Hermitian perturbations: the Hermitian part.
+        grad = reference.gradient(inverse)
+        return (grad + _conj_t(grad)) / 2
+
+
 def _torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
@@ -686,6 +750,8 @@ def implementations(settings: Settings) -> list[Impl]:
             impls.append(ScipyImpl())
         elif peer == "torch" and _torch_available():
             impls.append(TorchImpl())
+        elif peer == "torch-eigh" and _torch_available():
+            impls.append(TorchEighImpl())
     return impls
 
 
@@ -956,7 +1022,7 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
         row["peak_memory_bytes"], row["memory_method"] = peak, memory_method
         row["fwd_err"] = relative_error(to_numpy(y), reference.root(inverse))
         if grad is not None:
-            row["grad_err"] = relative_error(to_numpy(grad), reference.gradient(inverse))
+            row["grad_err"] = relative_error(to_numpy(grad), impl.gradient_reference(reference, inverse))
         row["lyapunov_iterations"] = extra.get("lyapunov_iterations")
         del y, grad
         best: tuple[float, list[float]] | None = None
@@ -993,7 +1059,9 @@ def run_row(impl: Impl, op: str, backend: Backend, dtype: str, batch: int, n: in
 
 GEMM_BURST = 20
 # Seconds to let BLAS worker threads stop spinning after the host work of a
-# case before a device is timed (OpenBLAS waits about 0.1 s before sleeping).
+# case before a device is timed, and before a row of another library than the
+# previous row's (OpenBLAS waits about 0.1 s before sleeping; issue 12 measured
+# one comparison at 0.57 with two libraries interleaved, 2.0 timed in blocks).
 _SETTLE = 0.5
 
 
@@ -1090,6 +1158,7 @@ def run_sweep(settings: Settings) -> list[dict[str, Any]]:
     total *= len(settings.dtypes) * len(settings.shapes) * len(settings.kappas)
     progress = _Progress(total, settings.progress)
     rows: list[dict[str, Any]] = []
+    last_library = None
     try:
         for backend in backends:
             for dtype in settings.dtypes:
@@ -1105,6 +1174,12 @@ def run_sweep(settings: Settings) -> list[dict[str, Any]]:
                         counts = _prepare_case(todo, backend, (a, g), device, reference)
                         case: list[dict[str, Any]] = []
                         for impl, op in todo:
+                            # Each row is timed in its own block; when the library changes, the previous
+                            # one's spinning threads (OpenBLAS, OpenMP) get time to sleep first.
+                            library = impl.library or backend.name
+                            if library != last_library:
+                                time.sleep(_SETTLE)
+                            last_library = library
                             case.append(run_row(impl, op, backend, dtype, batch, n, kappa, (a, g), device,
                                                 reference, settings, counts.get((impl.name, op))))
                             progress.step(f"{op} {dtype} {batch}x{n} k={kappa:g} {impl.name}")
@@ -1252,7 +1327,7 @@ def thread_setup(settings: Settings) -> Iterator[None]:
         # BLAS pools only: PyTorch's OpenMP pool is set through torch itself.
         limits = threadpool_limits(limits=settings.threads, user_api="blas")
     with limits:
-        if "torch" in settings.peers and _torch_available():
+        if any(peer in TORCH_PEERS for peer in settings.peers) and _torch_available():
             import torch
 
             target = settings.threads or thread_counts()["numpy"] or os.cpu_count() or 1
@@ -1284,7 +1359,7 @@ _COLUMNS = (
     ("impl", "method", "<"), ("median", "median ms", ">"), ("min", "min ms", ">"), ("max", "max ms", ">"),
     ("mem", "peak MiB", ">"), ("fwd", "fwd err", ">"), ("grad", "grad err", ">"), ("prod", "n^3 prod", ">"),
     ("solve", "solves", ">"), ("eigh-dk", "x eigh", ">"), ("scipy", "x scipy", ">"),
-    ("torch-mpa-lya", "x torch", ">"), ("gemm", "x gemm", ">"),
+    ("torch-mpa-lya", "x torch", ">"), ("torch-eigh", "x t-eigh", ">"), ("gemm", "x gemm", ">"),
 )
 
 

@@ -27,6 +27,7 @@ def small_chunks(monkeypatch):
 
 def _whole(monkeypatch):
     monkeypatch.setattr(_chunks, "chunk_slices", lambda a, xp: None)
+    monkeypatch.setattr(_chunks, "eigh_slices", lambda a, xp: None)
 
 
 def test_slices_cover_the_batch_in_order(small_chunks):
@@ -96,10 +97,9 @@ def test_auto_chooses_once_for_the_whole_batch(small_chunks, monkeypatch):
 def test_an_error_in_one_chunk_is_raised(small_chunks):
     a = _spd_stack(22, 6)
     a[13] = -a[13]
-    with pytest.raises(ValueError, match="negative"):
-        matsqrt.sqrtm(a, "eigh")
-    with pytest.raises(ValueError, match=r"negative eigenvalue \(batch index 13\)"):
-        matsqrt.sqrtm(a, "matmul")
+    for method in ("eigh", "matmul"):
+        with pytest.raises(ValueError, match=r"negative eigenvalue \(batch index 13\)"):
+            matsqrt.sqrtm(a, method)
 
 
 def test_thread_count_setting(small_chunks, monkeypatch):
@@ -113,17 +113,32 @@ def test_thread_count_setting(small_chunks, monkeypatch):
         _chunks.threads()
 
 
-def test_the_eigendecomposition_runs_whole(small_chunks, monkeypatch):
-    # measured slower in chunks (see matsqrt._chunks)
-    asked = []
-    real = _chunks.chunk_slices
-    monkeypatch.setattr(_chunks, "chunk_slices", lambda a, xp: asked.append(1) or real(a, xp))
-    a = _spd_stack(22, 6)
-    matsqrt.sqrtm(a, "eigh")
-    matsqrt.sqrtm(a)  # auto: eigh on NumPy for symmetric input
-    assert asked == []
-    matsqrt.sqrtm(a, "mpa")
-    assert asked == [1]
+def test_the_eigendecomposition_runs_in_its_own_chunks_with_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    blas_threads = lambda: {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}  # noqa: E731
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    monkeypatch.setattr(_chunks, "chunk_slices", lambda a, xp: pytest.fail("the product chunks are not for eigh"))
+    before = blas_threads()
+    seen = []
+    real = matsqrt.eigh.eigh
+    monkeypatch.setattr(matsqrt.eigh, "eigh", lambda a, xp: seen.append(
+        (a.shape[0], threading.current_thread().name, blas_threads())) or real(a, xp))
+    a = _spd_stack(9, 70)  # any n, unlike the product chunks
+    g = np.random.default_rng(2).standard_normal(a.shape)
+    y, vjp = matsqrt.sqrtm_vjp(a)  # auto: eigh on NumPy for symmetric input
+    grad = vjp(g)
+    assert blas_threads() == before  # restored
+    assert sorted(size for size, _, _ in seen) == [2, 2, 2, 3]  # two chunks per thread
+    assert all(name.startswith("matsqrt") and threads == {1} for _, name, threads in seen)
+    assert len({name for _, name, _ in seen}) == 2
+    seen.clear()
+    _whole(monkeypatch)
+    assert rel_fro(matsqrt.sqrtm(a), y) <= 1e-14
+    assert seen == [(9, threading.main_thread().name, before)]
+    assert rel_fro(matsqrt.sqrtm_vjp(a)[1](g), grad) <= 1e-13
+    # One matrix runs whole, with every BLAS thread.
+    assert _chunks.eigh_slices(a[:1], matsqrt._api.namespace_of(a)[0]) is None
 
 
 def _chunked_root_in_child(queue):
@@ -154,3 +169,17 @@ def test_read_only_input_in_chunks(small_chunks):
     y, vjp = matsqrt.sqrtm_vjp(a, "matmul")
     grad = vjp(np.ones_like(a))
     assert rel_fro(y @ y, a) < 1e-13 and grad.shape == a.shape
+
+
+def test_errors_of_a_chunked_eigendecomposition_name_every_matrix_at_fault(monkeypatch):
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    a = _spd_stack(8, 5)
+    a[1], a[6] = -a[1], -a[6]  # in different chunks
+    with pytest.raises(ValueError, match=r"negative eigenvalue \(batch index 1, 6\)"):
+        matsqrt.sqrtm(a, "eigh")
+    b = _spd_stack(8, 5)
+    b[2, :, 0] = b[2, 0, :] = 0.0  # singular (positive semi-definite): a root, but no gradient there
+    b[7, :, 0] = b[7, 0, :] = 0.0
+    _, vjp = matsqrt.sqrtm_vjp(b, "eigh")
+    with pytest.raises(ValueError, match=r"singular \(batch index 2, 7\)"):
+        vjp(np.ones_like(b))
