@@ -959,7 +959,8 @@ class Schur:
 
         if not is_numpy_namespace(xp):
             raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
-        _raise_if_not_finite(a, xp)
+        if not check:  # (with check_finite the boundary has tested it: 1.8 ms again at 16 x 64 x 64)
+            _raise_if_not_finite(a, xp)
         host = np.asarray(a)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
