@@ -22,13 +22,13 @@ roots of ``f'`` (a polynomial in ``x^2``).  Everything is computed in float64
 at first use and cached; nothing is tabulated.
 
 Safety: an eigenvalue below ``l`` (an underestimated condition number, or
-the cushion :data:`FLOOR`) is
-mapped into ``(0, 1 - E)`` by every such ``f`` (``f`` increases from 0 to its
-first critical point, which lies above ``l``), so it still converges, only
-more slowly; eigenvalues never change sign, which keeps the iteration on the
-principal branch.  :func:`schedule` designs each step for a slightly wider
-interval than the previous image (``widen``), so that rounding errors that
-push an eigenvalue a few ulps outside cannot be amplified.
+the cushion :data:`FLOOR`) is mapped into ``(0, 1 - E)`` by every such ``f``
+(``f`` increases from 0 to its first critical point, which lies above
+``l``), so it still converges, only more slowly; eigenvalues never change
+sign, which keeps the iteration on the principal branch.  An eigenvalue a
+few ulps above the design interval (rounding) is mapped just below
+``1 - E``: ``f`` decreases slowly past the interval's upper end.  The
+designed intervals are rounded outwards to a grid (cached designs).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ FLOOR = 0.1
 @dataclass(frozen=True)
 class Step:
     """One step ``f(x) = x sum_j coef[j] (1 - x^2)^j``, designed for ``[lower, upper]``, with image
-    ``[1 - error, 1 + error]`` (the next step's interval before widening).
+    ``[1 - error, 1 + error]`` (the next step's interval).
 
     The coefficients are those of ``p(T) = sum_j coef[j] (I - T)^j`` in the
     coupled iteration (``T = Z Y``, ``Y <- Y p(T)``, ``Z <- p(T) Z``): in
@@ -175,16 +175,16 @@ def schedule(lower: float, tol: float, degree: int = 5, floor: float = FLOOR) ->
     """Steps that take every ``x`` in ``[lower, 1]`` to within ``tol`` of 1 (in exact arithmetic).
 
     Each step is the minimax polynomial (:func:`odd_minimax`) for the image
-    of the previous one, widened by the relative margin ``widen`` (rounding)
-    and cushioned (:data:`FLOOR`); the last step is the first whose error is
-    at most ``tol``.
+    of the previous one, cushioned (:data:`FLOOR`: the true lower end is
+    carried through the step exactly); the last step is the first after
+    which every point is within ``tol`` of 1.
 
     Examples
     --------
     >>> from matsqrt.schedule import schedule
     >>> steps = schedule(1e-2, 1e-15)
     >>> len(steps), steps[-1].error <= 1e-15
-    (5, True)
+    (6, True)
     """
     if not 0 < lower <= 1:
         raise ValueError(f"lower must lie in (0, 1]; got {lower!r}")
