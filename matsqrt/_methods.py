@@ -369,12 +369,8 @@ def _rounding_shift(a: Any, s: Any, shift: float, xp: Any) -> Any:
     return xp.where(fine, xp.full_like(wide, shift), xp.maximum(wide, xp.full_like(wide, shift)))
 
 
-def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter, name, accelerated,
-                      fixed=None) -> Root:
-    """The coupled Newton-Schulz forward of :class:`Matmul` and :class:`NS` and their backward (``fixed``:
-    the sync-free schedule of :class:`Matmul`)."""
-    if fixed is not None:
-        return _sync_free_forward(a, power, xp, symmetric, check, s=s, steps=fixed)
+def _products_forward(a, power, xp, symmetric, check, *, s, lower, tol, maxiter, name, accelerated) -> Root:
+    """The coupled Newton-Schulz forward of :class:`Matmul` and :class:`NS` and their backward."""
     n = a.shape[-1]
     eps = float(xp.finfo(a.dtype).eps)
     tol = eps if tol is None else float(tol)
@@ -440,7 +436,7 @@ def _sync_free_forward(a: Any, power: Fraction, xp: Any, symmetric: bool | None,
         value, y = nan_where(other, value, xp), nan_where(other, y, xp)
     if check:
         # check_finite allows one host synchronisation: a NaN result becomes the error it stands for.
-        kappa = SYNC_FREE_KAPPA[xp.finfo(a.dtype).bits // 8 if xp.finfo(a.dtype).bits <= 64 else 8]
+        kappa = _sync_free_kappa(a.dtype, xp)
         _raise_if(~xp.all(xp.isfinite(value), axis=(-2, -1)),
                   "method 'matmul' with sync_free=True has no result for A{where}: its fixed schedule is designed "
                   f"for Hermitian positive definite matrices with condition number up to {kappa:.0e}; this one is "
@@ -453,7 +449,8 @@ def _sync_free_forward(a: Any, power: Fraction, xp: Any, symmetric: bool | None,
             g = -(zt @ g @ zt)
         grad, deviation = replayed_sign_iteration(conj_transpose(y, xp) / root_s, g / root_s, steps, xp)
         n = y.shape[-1]
-        bad = ~(deviation <= 16.0 * eps * 2 * n)
+        # (B is near I: a few times the rounding floor n eps of forming its products)
+        bad = ~(deviation <= 32.0 * n * eps)
         if singular is not None:
             bad = bad | singular
         return nan_where(bad, grad, xp), info
@@ -546,15 +543,17 @@ class Matmul:
     maxiter : int
         Maximum forward steps (default 100).
     lower : float, optional
-        Lower end of the scaled spectrum ``sqrt(lambda / s)`` the steps are
-        designed for (default 1e-3 in float64, 2e-3 in float32, i.e.
-        condition numbers to about 1e6 and 2.5e5), in ``[1e-8, 1)``.  Larger
-        values save steps on well-conditioned input; eigenvalues below it
-        still converge (the residual reveals them and the design restarts
-        lower).  Products, 16 x 64 x 64 SPD (2026-12-06): forward /
-        forward+backward 28 / 90 in float32 at condition numbers 10 and 1e4
-        (the capped cubic steps before: 35 / 100), 32 / 103 in float64 (41 /
-        118) and 40 / 129 at 1e8 (62 / 181).
+        Lower end of the scaled spectrum ``sqrt(lambda / s)`` the first steps
+        are designed for, in ``[1e-8, 1)``.  Default: for Hermitian input,
+        the square root of a 12-step Lanczos estimate of the smallest
+        eigenvalue over the batch, halved (:func:`_estimated_lower`, one host
+        synchronisation); otherwise 1e-3 in float64, 2e-3 in float32.
+        Eigenvalues below it still converge (the residual reveals them and
+        the design restarts lower).  Products, 256 x 64 x 64 SPD
+        (2026-12-06), forward / forward+backward: 15.3 / 51.3 in float32 at
+        condition number 10 and 23.3 / 77.3 at 1e4 (the capped cubic steps
+        before: 35 / 100); in float64 19.3 / 64.3, 27.3 / 90.3, and 43.3 / 142
+        at 1e8 (before: 41 / 118, 41 / 118, 62 / 181).
     sync_free : bool
         A fixed schedule and no host synchronisation (for CUDA graphs,
         ``torch.compile``, asynchronous GPU pipelines): the steps are designed
@@ -589,9 +588,8 @@ class Matmul:
         s = spectral_bound(a, xp)
         if self.sync_free:
             lower = float(self.lower) if self.lower is not None else sync_free_lower(a.shape[-1], a.dtype, xp)
-            steps = schedule(lower, float(xp.finfo(a.dtype).eps))
-            return _products_forward(a, power, xp, symmetric, check, s=s, lower=lower, tol=0.0, maxiter=len(steps),
-                                     name="matmul", accelerated=True, fixed=steps)
+            return _sync_free_forward(a, power, xp, symmetric, check, s=s,
+                                      steps=schedule(lower, float(xp.finfo(a.dtype).eps)))
         lower = float(self.lower) if self.lower is not None else _estimated_lower(a, s, xp, symmetric)
         return _products_forward(a, power, xp, symmetric, check, s=s, lower=lower,
                                  tol=self.tol, maxiter=int(self.maxiter), name="matmul", accelerated=True)
@@ -606,8 +604,12 @@ def sync_free_lower(n: int, dtype: Any, xp: Any) -> float:
     number up to :data:`SYNC_FREE_KAPPA`: ``1 / sqrt(kappa n^(1/8))``, because the spectral bound ``s`` of
     :func:`spectral_bound` exceeds the largest eigenvalue by at most ``n^(1/8)`` (its ``||A^4||_F^(1/4)``
     term)."""
-    kappa = SYNC_FREE_KAPPA[xp.finfo(dtype).bits // 8 if xp.finfo(dtype).bits <= 64 else 8]
-    return 1.0 / math.sqrt(kappa * n ** 0.125)
+    return 1.0 / math.sqrt(_sync_free_kappa(dtype, xp) * n ** 0.125)
+
+
+def _sync_free_kappa(dtype: Any, xp: Any) -> float:
+    """:data:`SYNC_FREE_KAPPA` for ``dtype`` (complex: its real precision)."""
+    return SYNC_FREE_KAPPA[4 if xp.finfo(dtype).bits == 32 else 8]
 
 
 def _estimated_lower(a: Any, s: Any, xp: Any, symmetric: bool | None) -> float:

@@ -28,7 +28,7 @@ from ._validate import namespace_of, prepare
 from .schedule import Step, Tracker
 
 __all__ = ["solve_lyapunov", "sign_iteration", "sign_step", "polynomial_sign_step", "replayed_sign_iteration",
-           "distance_to_identity",
+           "distance_to_identity", "deviation_from_identity",
            "DEFAULT_MAXITER",
            "check_settings", "diverged", "newton_sign_iteration", "quarter_turn"]
 
@@ -52,6 +52,11 @@ def check_every(xp: Any) -> int:
     return 1 if is_numpy_namespace(xp) else 4
 
 
+def deviation_from_identity(b: Any, eye: Any, xp: Any) -> Any:
+    """``||B - I||_F`` per matrix (shape of the batch), on the device."""
+    return xp.sqrt(xp.sum(squared_deviation(b, xp, eye), axis=(-2, -1)))
+
+
 def distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
     """Worst ``||B - I||_F`` over the batch (one host synchronisation).
 
@@ -59,8 +64,7 @@ def distance_to_identity(b: Any, eye: Any, xp: Any) -> float:
     the *worst* eigenvalue from 1; an average (RMS entry) would hide one
     unconverged eigenvalue among ``n - 1`` converged ones.
     """
-    worst = float(xp.max(xp.sum(squared_deviation(b, xp, eye), axis=(-2, -1))))
-    return math.sqrt(worst)
+    return float(xp.max(deviation_from_identity(b, eye, xp)))
 
 
 def diverged(residual: float, n: int) -> bool:
@@ -190,8 +194,7 @@ def replayed_sign_iteration(b: Any, c: Any, steps: tuple[Step, ...], xp: Any) ->
     eye = xp.eye(n, dtype=b.dtype, device=array_device(b))
     for step in steps:
         b, c = polynomial_sign_step(b, c, step.coef, xp, eye)
-    deviation = xp.sqrt(xp.sum(squared_deviation(b, xp, eye), axis=(-2, -1)))
-    return 0.5 * c, deviation
+    return 0.5 * c, deviation_from_identity(b, eye, xp)
 
 
 def newton_sign_iteration(b: Any, c: Any, xp: Any, *, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:

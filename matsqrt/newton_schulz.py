@@ -36,9 +36,9 @@ from typing import Any
 from array_api_compat import device as array_device
 
 from ._errors import ConvergenceInfo
-from ._fused import identity_minus, matmul, squared_deviation
+from ._fused import identity_minus, matmul
 from ._validate import _to_host
-from .lyapunov import check_every, diverged
+from .lyapunov import check_every, deviation_from_identity, diverged
 from .schedule import Step, Tracker
 
 __all__ = ["coupled_newton_schulz", "shifted_roots", "smallest_eigenvalue_estimate", "not_converged_to_nan",
@@ -148,11 +148,11 @@ def _residual_and_floor(t: Any, y: Any, z: Any, eye: Any, xp: Any) -> tuple[floa
     """``||I - T||_F`` and ``eps ||Z||_F ||Y||_F`` (the rounding error of forming ``T = Z Y``), worst over
     the batch, in one host synchronisation."""
     eps = float(xp.finfo(t.dtype).eps)
-    dev = xp.sum(squared_deviation(t, xp, eye), axis=(-2, -1))
+    worst = xp.max(deviation_from_identity(t, eye, xp))
     if z is None:
-        return math.sqrt(float(xp.max(dev))), 0.0
+        return float(worst), 0.0
     size = xp.sqrt(_sum_squares(z, xp) * _sum_squares(y, xp))
-    both = _to_host(xp.stack([xp.sqrt(xp.max(dev)), eps * xp.max(size)]))
+    both = _to_host(xp.stack([worst, eps * xp.max(size)]))
     return float(both[0]), float(both[1])
 
 
@@ -204,7 +204,7 @@ def not_converged_to_nan(value: Any, y: Any, z: Any, xp: Any) -> Any:
     n = y.shape[-1]
     eye = xp.eye(n, dtype=y.dtype, device=array_device(y))
     eps = float(xp.finfo(y.dtype).eps)
-    deviation = xp.sqrt(xp.sum(squared_deviation(matmul(z, y, xp), xp, eye), axis=(-2, -1)))
+    deviation = deviation_from_identity(matmul(z, y, xp), eye, xp)
     floor = _FLOOR_FACTOR * eps * (n + xp.sqrt(_sum_squares(z, xp) * _sum_squares(y, xp)))
     # (a diverged iteration: infinite entries, an infinite floor; NaN, not +-inf)
     return nan_where(~(deviation <= floor) | ~xp.isfinite(floor), value, xp)
