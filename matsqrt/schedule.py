@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Step", "Tracker", "odd_minimax", "schedule", "step_count", "FLOOR"]
+__all__ = ["Step", "Tracker", "odd_minimax", "schedule", "FLOOR"]
 
 # Narrowest ratio lower / upper a step is designed for.  The optimal polynomial for a wide interval sends an
 # interior point of [l, u] down to 1 - E, close to 0 when l is tiny, and an eigenvalue passing that close to 0
@@ -171,7 +171,7 @@ def odd_minimax(lower: float, upper: float, degree: int = 5) -> Step:
 
 
 @functools.lru_cache(maxsize=256)
-def schedule(lower: float, tol: float, degree: int = 5, floor: float = FLOOR) -> tuple[Step, ...]:
+def schedule(lower: float, tol: float, degree: int = 5) -> tuple[Step, ...]:
     """Steps that take every ``x`` in ``[lower, 1]`` to within ``tol`` of 1 (in exact arithmetic).
 
     Each step is the minimax polynomial (:func:`odd_minimax`) for the image
@@ -195,15 +195,10 @@ def schedule(lower: float, tol: float, degree: int = 5, floor: float = FLOOR) ->
     while hi - lo > tol and len(steps) < 64:
         # Cushioned design interval; the true lower end lo (below it) maps to f(lo) < 1 - E, because f
         # increases from 0 to its first critical point, so the image [f(lo), 1 + E] stays exact.
-        step = odd_minimax(max(lo, floor * hi), hi, degree)
+        step = odd_minimax(max(lo, FLOOR * hi), hi, degree)
         steps.append(step)
         lo, hi = min(float(step(lo)), 1.0 - step.error), 1.0 + step.error
     return tuple(steps)
-
-
-def step_count(lower: float, tol: float, degree: int = 5) -> int:
-    """Number of steps of :func:`schedule` (for documentation and tests)."""
-    return len(schedule(lower, tol, degree))
 
 
 def _down(lower: float) -> float:
