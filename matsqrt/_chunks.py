@@ -127,14 +127,25 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
+@functools.cache
+def _blas_controller_with_scipy() -> Any:
+    """As :func:`_blas_controller`, with SciPy's own BLAS (its wheels bundle one besides NumPy's) loaded first."""
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
+def one_blas_thread(scipy: bool = False) -> Iterator[None]:
     """The BLAS libraries loaded in this process limited to one thread while the block runs.
 
     The limit is process-wide (OpenBLAS has one setting), so other threads
-    calling BLAS meanwhile run single-threaded too.
+    calling BLAS meanwhile run single-threaded too.  ``scipy``: SciPy's BLAS
+    too, which may have been loaded after :func:`_blas_controller` looked.
     """
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    controller = _blas_controller_with_scipy() if scipy else _blas_controller()
+    with controller.limit(limits=1, user_api="blas"):
         yield
 
 

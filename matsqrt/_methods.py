@@ -24,6 +24,7 @@ from array_api_compat import device as array_device
 
 from ._classify import complex_dtype, conj_transpose, hermitian_flags, is_complex, real_dtype
 from ._errors import ConvergenceInfo
+from ._residual import square_residual, wider_dtype
 from ._scaling import frobenius_norm, spectral_bound
 from ._validate import batch_indices
 from .denman_beavers import denman_beavers
@@ -46,6 +47,7 @@ from .newton_schulz import (
 )
 from .pade import mpa_root
 from .schedule import schedule
+from .singular import DefectiveError
 from .taylor import mtp_root
 
 __all__ = ["MTP", "MPA", "Eigh", "NS", "Matmul", "DB", "Schur", "Auto", "METHODS", "Method", "Root", "configure",
@@ -644,8 +646,15 @@ class DB:
     ``||M_k - I||_F <= tol`` (default ``eps``).  The root is then corrected
     by one Newton step (a Lyapunov solve,
     :func:`matsqrt.lyapunov.newton_sign_iteration`), which brings its error
-    from about ``kappa(A) eps`` to the problem's condition times eps; the
-    inverse root is that root's inverse.  The root is verified, not trusted
+    from about ``kappa(A) eps`` to the problem's condition times eps; its
+    residual ``A - Y^2`` is computed without the rounding of ``Y Y``
+    (:mod:`matsqrt._residual`; in float64 for float32 work, whose step is
+    solved in float64 too), which far from normality would otherwise swamp
+    it.  The inverse root is that root's inverse.  32-bit work that fails
+    (no convergence, a root that fails verification, a zero eigenvalue judged
+    defective) is redone in 64 bits where the library has them, before any
+    judgement of the branch cut or of singularity, and returned in the input's
+    precision.  The root is verified, not trusted
     (rounding can carry an eigenvalue across the branch cut mid-iteration,
     and the iteration then converges to another matrix's root): the
     correction's sign iteration must converge (it does for every root with
@@ -676,6 +685,20 @@ class DB:
         _check_iteration(self.tol, self.maxiter)
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        wide = wider_dtype(a.dtype, xp, array_device(a))
+        if wide is None:
+            return self._forward(a, power, xp, widen=False)
+        try:
+            return self._forward(a, power, xp, widen=True)
+        except (_Widen, DefectiveError):
+            # 32-bit work that failed (no convergence, a root that failed its verification, or a zero eigenvalue
+            # judged defective): the batch again in 64 bits, which judges singularity and the branch cut of the
+            # stored matrix far more finely (measured: float32 matrices with the contract's bound at 0.03-0.5
+            # refused as singular, or rooted 2-5x beyond that bound through the rotation off the cut).  An
+            # error path: the common cases converge at once; a matrix that is defective in 64 bits too raises.
+            return _narrowed(self._forward(xp.astype(a, wide), power, xp, widen=False), a.dtype, xp)
+
+    def _forward(self, a: Any, power: Fraction, xp: Any, widen: bool) -> Root:
         eps = float(xp.finfo(a.dtype).eps)
         tol = eps if self.tol is None else float(self.tol)
         maxiter = int(self.maxiter)
@@ -689,6 +712,8 @@ class DB:
         flag = xp.astype(zero, s.dtype)
         u = a / safe + flag * eye
         y, z_u, info, unverified = _corrected_root(u, xp, maxiter, tol)
+        if widen and not info.converged:
+            raise _Widen
         singular = None
         if info.converged:
             # A (numerically) singular matrix can converge too, to the root of a nearby matrix: ||U^(-1/2)||_F^2
@@ -749,7 +774,7 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
     y, z, info = denman_beavers(u, xp, maxiter=maxiter, tol=tol)
     if not info.converged:
         return y, z, info, False
-    correction, refined = newton_sign_iteration(y, u - y @ y, xp, maxiter=maxiter, tol=tol)
+    correction, refined = _newton_correction(u, y, xp, maxiter, tol)
     info = dataclasses.replace(info, iterations=info.iterations + refined.iterations)
     # Verified, not trusted: in floating point an eigenvalue on the negative real axis can be rounded
     # across zero during the iteration, which then "converges" to the root of another matrix (measured:
@@ -776,6 +801,45 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
         return corrected, z, info, False
     # The last flag: converged, but the root failed its verification (info.residual: ||Y^2 - U||_F).
     return corrected, z, dataclasses.replace(info, converged=False, residual=float(xp.max(residual))), True
+
+
+class _Widen(Exception):
+    """Raised inside :meth:`DB._forward` to redo 32-bit work in 64 bits."""
+
+
+def _narrowed(root: Root, dtype: Any, xp: Any) -> Root:
+    """``root`` (computed in a wider dtype) in ``dtype``, or its complex counterpart for a complex value;
+    the backward takes and returns the narrow dtypes."""
+    value = root.value
+    narrow = complex_dtype(dtype, xp) if is_complex(value, xp) else dtype
+
+    def backward(g, maxiter, tol):
+        wide_g = xp.astype(g, complex_dtype(value.dtype, xp) if is_complex(g, xp) else real_dtype(value.dtype, xp))
+        grad, info = root.backward(wide_g, maxiter, tol)
+        return xp.astype(grad, complex_dtype(dtype, xp) if is_complex(grad, xp) else real_dtype(dtype, xp)), info
+
+    return Root(xp.astype(value, narrow), root.info, backward)
+
+
+def _newton_correction(u: Any, y: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, ConvergenceInfo]:
+    """``E`` with ``Y E + E Y = U - Y^2`` (one Newton step for the root), from a residual without rounding.
+
+    The residual of a root far from normal drowns in the rounding of ``Y Y``
+    (``n u ||Y||^2``, :mod:`matsqrt._residual`), so it is computed exactly to
+    the rounding of ``U``: by a split product in float64 and complex128, in
+    float64 for float32 work.  The float32 step is solved in float64 too: its
+    sign iteration inverts the root, which loses ``kappa(Y) u`` (measured,
+    complex64 2 x 2 with ``kappa(Y)`` = 4e5: a corrected root 0.09 off where
+    the float64 step leaves it at the float32 rounding).  The correction is
+    returned in the working dtype.
+    """
+    wide = wider_dtype(u.dtype, xp, array_device(u))
+    if wide is None:
+        return newton_sign_iteration(y, square_residual(u, y, xp), xp, maxiter=maxiter, tol=tol)
+    y_wide = xp.astype(y, wide)
+    correction, info = newton_sign_iteration(y_wide, xp.astype(u, wide) - y_wide @ y_wide, xp, maxiter=maxiter,
+                                             tol=tol)
+    return xp.astype(correction, u.dtype), info
 
 
 def _raise_db_failure(info: ConvergenceInfo, unverified: bool, unclear: Any = None, batch: tuple[int, ...] = ()
@@ -860,6 +924,37 @@ def _settle_singular(u: Any, y: Any, candidates: Any, xp: Any) -> tuple[Any, Any
     return to_device(settled, u, xp), xp.asarray(semisimple | unclear, device=array_device(u))
 
 
+def _eigenvalue_discs(host: Any, eps: float) -> tuple[Any, Any]:
+    """Eigenvalues of a NumPy batch (complex128) and, per eigenvalue, the radius within which rounding at
+    ``eps`` may have moved it: ``10 n eps ||A||_F`` times its condition number (first order), at most half
+    its modulus.
+
+    The condition number ``||x|| ||y|| / |y^H x|`` comes from the right
+    eigenvectors and the rows of their inverse (the left ones).  A fixed band
+    of ``n eps max|lambda|`` missed a simple real eigenvalue -4 of a real 5 x 5
+    matrix (eigenvalue condition near 30) that LAPACK returned with an
+    imaginary part just beyond it, and ``db`` then refused the matrix.  Where
+    the eigenvectors are singular (a defective eigenvalue, condition infinite)
+    the radius is half the modulus.
+    """
+    import numpy as np
+
+    n = host.shape[-1]
+    a = host.astype(np.complex128)
+    lam, vectors = np.linalg.eig(a)
+    vectors = vectors / np.linalg.norm(vectors, axis=-2, keepdims=True)
+    with np.errstate(all="ignore"):
+        try:
+            left = np.linalg.inv(vectors)
+            cond = np.linalg.norm(left, axis=-1)
+        except np.linalg.LinAlgError:
+            cond = np.full(lam.shape, np.inf)
+    cond = np.where(np.isfinite(cond), cond, np.inf)
+    size = np.linalg.norm(a, axis=(-2, -1))[..., None]
+    radius = np.minimum(10.0 * n * eps * size * cond, 0.5 * np.abs(lam))
+    return lam, radius
+
+
 def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInfo, unverified: bool
                  ) -> tuple[Any, ConvergenceInfo, Any]:
     """``(Y, info, singular)``: the principal roots of ``u`` (``||u||_F = 1``) whose Denman-Beavers
@@ -902,9 +997,8 @@ def _off_the_cut(u: Any, xp: Any, maxiter: int, tol: float, info: ConvergenceInf
         u = u * (1.0 - mask) + eye * mask
         root, _, info, unverified = _corrected_root(u, xp, maxiter, tol)
     if singular is None or not info.converged:
-        lam = np.linalg.eigvals(np.where(singular_host[..., None, None], np.eye(n), host).astype(np.complex128))
-        band = n * eps * np.max(np.abs(lam), axis=-1, keepdims=True)
-        on_cut = (np.abs(lam.imag) <= band) & (lam.real < -band)
+        lam, radius = _eigenvalue_discs(np.where(singular_host[..., None, None], np.eye(n), host), eps)
+        on_cut = (np.abs(lam.imag) <= radius) & (lam.real < -radius)
         above_lower_side = np.where(on_cut, np.pi, np.angle(lam)) + np.pi
         theta = np.where(np.any(on_cut, axis=-1), np.minimum(np.pi / 8, 0.5 * np.min(above_lower_side, axis=-1)), 0.0)
         if not np.any(theta > 0):
@@ -951,24 +1045,45 @@ class Schur:
     root) raises :class:`ValueError`.  The inverse root is the inverse of the
     root.  Backward: as :class:`DB`.  Other libraries raise
     :class:`TypeError` (use ``"db"``).
+
+    A batch runs its Schur decompositions, triangular roots and
+    back-transformations on the thread pool, SciPy's own Schur-form root on
+    the diagonal blocks (:mod:`matsqrt._schur`: the same algorithm and
+    arithmetic, 0.7-0.95x SciPy's time on two cores).  Real input already in
+    Schur form with a 2 x 2 block and a negative eigenvalue, which
+    ``scipy.linalg.sqrtm`` 1.16-1.17 roots wrongly, is given to SciPy as
+    complex.  32-bit input judged defective is judged again in 64 bits.
     """
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
+        if not is_numpy_namespace(xp):
+            raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
+        if not check:  # (with check_finite the boundary has tested it: 1.8 ms again at 16 x 64 x 64)
+            _raise_if_not_finite(a, xp)
+        wide = wider_dtype(a.dtype, xp)
+        if wide is None:
+            return self._forward(a, power, xp, symmetric, check)
+        try:
+            return self._forward(a, power, xp, symmetric, check)
+        except DefectiveError:
+            # As DB: a 32-bit matrix judged defective is judged again in 64 bits (measured: a float32 product
+            # of two covariances, the contract's bound 0.03, refused as singular), and raises if it is.
+            return _narrowed(self._forward(xp.astype(a, wide), power, xp, symmetric, check), a.dtype, xp)
+
+    def _forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None, check: bool) -> Root:
         import warnings
 
         import numpy as np
         import scipy.linalg
 
-        if not is_numpy_namespace(xp):
-            raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
-        if not check:  # (with check_finite the boundary has tested it: 1.8 ms again at 16 x 64 x 64)
-            _raise_if_not_finite(a, xp)
+        from ._schur import schur_sqrtm
+
         host = np.asarray(a)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            y = np.asarray(scipy.linalg.sqrtm(host))
+            y, inverse_norm = schur_sqrtm(host, extra=_inverse_norms)
         batch = tuple(a.shape[:-2])
-        suspicious = _suspicious_schur_input(host, y)
+        suspicious = _suspicious_schur_input(host, y, inverse_norm)
         singular = np.zeros(batch, dtype=bool)
         if np.any(suspicious):
             y, semisimple, unclear = _settle_host(host, y, suspicious, batch)
@@ -996,7 +1111,18 @@ class Schur:
         return Root(y if power > 0 else z, ConvergenceInfo(0, math.nan, True, 0.0), backward)
 
 
-def _suspicious_schur_input(a: Any, y: Any) -> Any:
+def _inverse_norms(a: Any) -> Any:
+    """``||A^-1||_F`` per matrix of a NumPy stack (NumPy's batched inverse); all infinite if one is singular."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.norm(np.linalg.inv(a), axis=(-2, -1))
+        except np.linalg.LinAlgError:
+            return np.full(a.shape[:-2], np.inf)
+
+
+def _suspicious_schur_input(a: Any, y: Any, inverse_norm: Any = None) -> Any:
     """Per matrix, whether SciPy's root ``y`` of ``a`` needs a closer look: ``a`` ill-conditioned
     (``||A||_F ||A^-1||_F >= 1 / (n eps)``, a bound above the 2-norm condition number, so every numerically
     singular matrix is caught), or ``y`` not finite or implausibly large (``||Y||_F^2 > ||A||_F / sqrt(eps)``).
@@ -1019,12 +1145,14 @@ def _suspicious_schur_input(a: Any, y: Any) -> Any:
     norm = np.linalg.norm(a, axis=(-2, -1))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        try:
-            # SciPy's inverse, in the BLAS thread pool that just ran sqrtm: NumPy's own pool, woken right
-            # after SciPy's, made the pair 2.2x slower at 4 x 256 x 256 (two OpenBLAS pools spinning on 2 cores).
-            inverse_norm = np.linalg.norm(scipy.linalg.inv(a), axis=(-2, -1))
-        except (np.linalg.LinAlgError, ValueError):
-            inverse_norm = np.full(norm.shape, np.inf)
+        if inverse_norm is None:
+            try:
+                # SciPy's inverse, in the BLAS thread pool that just ran sqrtm: NumPy's own pool, woken right
+                # after SciPy's, made the pair 2.2x slower at 4 x 256 x 256 (two OpenBLAS pools spinning on 2
+                # cores).
+                inverse_norm = np.linalg.norm(scipy.linalg.inv(a), axis=(-2, -1))
+            except (np.linalg.LinAlgError, ValueError):
+                inverse_norm = np.full(norm.shape, np.inf)
         ill = ~(norm * inverse_norm < 1.0 / (n * eps))
         size = np.sum(np.abs(y) ** 2, axis=(-2, -1))
         implausible = ~(size * math.sqrt(eps) <= norm)

@@ -31,8 +31,8 @@ import numpy as np
 
 from ._validate import batch_indices
 
-__all__ = ["zero_eigenvalue_kind", "deflated_roots", "raise_defective", "squares_back", "REGULAR", "SEMISIMPLE",
-           "DEFECTIVE", "UNCLEAR"]
+__all__ = ["zero_eigenvalue_kind", "deflated_roots", "raise_defective", "DefectiveError", "squares_back", "REGULAR",
+           "SEMISIMPLE", "DEFECTIVE", "UNCLEAR"]
 
 
 def _tolerance(a: np.ndarray) -> float:
@@ -70,10 +70,14 @@ def zero_eigenvalue_kind(a: np.ndarray) -> np.ndarray:
     return kind
 
 
+class DefectiveError(ValueError):
+    """A zero eigenvalue that is not semi-simple to working precision (no principal root): a ValueError."""
+
+
 def raise_defective(flags: np.ndarray, batch_shape: tuple[int, ...]) -> None:
     """The :class:`ValueError` for matrices without a principal root (a Jordan block at zero)."""
     if np.any(flags):
-        raise ValueError(f"A is singular to working precision and its zero eigenvalue is not semi-simple to that "
+        raise DefectiveError(f"A is singular to working precision and its zero eigenvalue is not semi-simple to that "
                          f"precision{batch_indices(np.reshape(flags, batch_shape), batch_shape)}: a Jordan block "
                          "at zero, which has no principal square root, or a matrix too far from normal for this "
                          "dtype to tell")
@@ -106,6 +110,8 @@ def deflated_roots(a: np.ndarray, flags: np.ndarray, batch_shape: tuple[int, ...
     """
     import scipy.linalg
 
+    from ._schur import scipy_sqrtm
+
     n = a.shape[-1]
     flat = a.reshape(-1, n, n)
     picked = np.flatnonzero(np.asarray(flags).reshape(-1))
@@ -125,7 +131,7 @@ def deflated_roots(a: np.ndarray, flags: np.ndarray, batch_shape: tuple[int, ...
             continue
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            rb = np.asarray(scipy.linalg.sqrtm(b))
+            rb = np.asarray(scipy_sqrtm(b))
         basis = np.concatenate([v, vh[rank:].conj().T], axis=1)
         roots[i] = v @ rb @ np.linalg.solve(basis, np.eye(n, dtype=basis.dtype))[:rank]
     dtype = np.result_type(a.dtype, *(r.dtype for r in roots.values()))

@@ -175,6 +175,16 @@ class Reference:
 _CACHE: OrderedDict = OrderedDict()
 
 
+def _scipy_start(a: np.ndarray) -> np.ndarray:
+    """SciPy's Schur root of ``a``, computed for an orthogonal similarity of ``a`` where ``a`` is already upper
+    (quasi-)triangular: SciPy 1.16-1.17 skips its Schur step for such input and, for a real matrix with a
+    2 x 2 block and a negative eigenvalue, returns a matrix that does not square back (measured 2026-12-06)."""
+    if a.shape[-1] < 2 or np.any(np.tril(a, -2)):
+        return scipy.linalg.sqrtm(a)
+    q = haar(np.random.default_rng(0), a.shape[-1], complex_=is_complex(a))
+    return q.conj().T @ scipy.linalg.sqrtm(q @ a @ q.conj().T) @ q
+
+
 def reference(a: np.ndarray, start: np.ndarray | None = None, inverse: bool = False) -> Reference:
     """Refined principal root of the stored matrix ``a`` (cast exactly to float64 / complex128).
 
@@ -187,7 +197,7 @@ def reference(a: np.ndarray, start: np.ndarray | None = None, inverse: bool = Fa
         return _CACHE[key]
     n = a64.shape[-1]
     with np.errstate(all="ignore"):
-        y0 = scipy.linalg.sqrtm(a64) if start is None else np.asarray(start)
+        y0 = _scipy_start(a64) if start is None else np.asarray(start)
     if np.all(np.isfinite(y0)) and np.iscomplexobj(y0) and not np.any(y0.imag) and not is_complex(a64):
         y0 = y0.real
     if not np.all(np.isfinite(y0)):

@@ -170,6 +170,46 @@ def _check_root(what, got, ref_y, cond, case, u, real_input):
 @shared_examples
 @given(case=general_cases())
 def test_sqrtm_returns_the_principal_root_within_the_condition_bound(backend, method, case):
+    _check_sqrtm(backend, method, case)
+
+
+# Members of the families above that a wider sweep (100 seeds per family, n from 2 to 16, four dtypes) found
+# failing on 2026-12-06: db refused them although the bound is below 1, or was up to 4.8x beyond the bound.
+# The causes (a Newton correction on a residual drowned in the rounding of Y Y; float32 iterations too
+# inexact to verify a root far from normal; a fixed branch-cut band narrower than the eigenvalue's rounding)
+# are in matsqrt._residual and matsqrt._methods.DB.  Kept here so that they run in every session.
+SWEEP_FINDS = [
+    ("complex_nonnormal", 2, 152, np.complex128),  # 2.4x the bound (correction on a rounded residual)
+    ("complex_nonnormal", 2, 378, np.complex128),  # 1.3x
+    ("complex_nonnormal", 2, 24, np.complex64),  # refused, bound 0.12
+    ("complex_nonnormal", 2, 290, np.complex64),  # refused, bound 0.12
+    ("complex_nonnormal", 2, 347, np.complex64),  # refused (correction did not converge), bound 0.21
+    ("complex_nonnormal", 2, 235, np.complex64),  # refused as defective, bound 0.74
+    ("negative_real_exact", 5, 13, np.float64),  # refused (eigenvalue -4 outside the fixed band)
+    ("negative_real_exact", 8, 45, np.float64),  # refused, likewise
+    ("negative_real_exact", 2, 52, np.float32),  # refused, bound 0.04
+    ("negative_real", 16, 3, np.float32),  # 4.8x the bound (float32 rotation off the cut)
+    ("negative_real", 8, 50, np.float32),  # 3.3x
+    ("negative_real", 8, 10, np.float32),  # refused as defective, bound 0.5
+    ("covariance_product", 12, 40, np.float32),  # refused as defective, bound 0.03
+    ("nonnormal_triangular", 4, 8, np.complex64),  # refused as defective, bound 0.44
+]
+
+
+@BACKENDS
+@pytest.mark.parametrize("method", ["auto", "db"])
+@pytest.mark.parametrize(("family", "n", "seed", "dtype"), SWEEP_FINDS)
+@settings(max_examples=1, database=None)
+@given(st.just(None))  # (one run, inside Hypothesis: the checks take notes and make assumptions)
+def test_sweep_finds_return_the_principal_root_within_the_condition_bound(backend, method, family, n, seed, dtype,
+                                                                           _):
+    c = G.general_matrix(np.random.default_rng(seed), n, family)
+    name = np.dtype(dtype).name
+    recipe = f"general_oracles.general_matrix(np.random.default_rng({seed}), {n}, {family!r}).a.astype(np.{name})"
+    _check_sqrtm(backend, method, Case(_cast(c.a, dtype), recipe, c.start, c.real_root, c.hermitian))
+
+
+def _check_sqrtm(backend, method, case):
     a = case.a
     ref = _reference(case)
     u = G.unit_roundoff(a.dtype)
