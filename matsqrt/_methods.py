@@ -749,11 +749,13 @@ def _general_backward(xp: Any, y: Any, z: Any, scale: Any, g: Any, maxiter: Any,
     """The vjp of a general root ``y`` (with ``z = y^-1`` for the inverse root, else ``None``):
     ``Y^H X + X Y^H = G`` (``-Z^H G Z^H`` for the inverse) by Newton's sign iteration on ``Y^H / scale``.
 
-    On NumPy a Bartels-Stewart solve (``scipy.linalg.schur`` and LAPACK's
-    ``?trsyl`` per matrix) was measured no faster: 67 ms against 55 ms at
-    16 x 64 x 64 and 3.35 s against 3.38 s at 4 x 256 x 256 (float64,
-    medians of 5, 2-core Intel Xeon, 2026-12-03), so one backend-neutral
-    iteration serves every library.
+    On NumPy a Bartels-Stewart solve that computes its own Schur form of
+    ``Y`` (``scipy.linalg.schur`` and LAPACK's ``?trsyl`` per matrix) was
+    measured no faster: 67 ms against 55 ms at 16 x 64 x 64 and 3.35 s
+    against 3.38 s at 4 x 256 x 256 (float64, medians of 5, 2-core Intel
+    Xeon, 2026-12-03), so one backend-neutral iteration serves every
+    library.  :class:`Schur` keeps the forward's Schur factors and solves
+    with them instead (:func:`matsqrt._schur.schur_solve`).
     """
     if is_complex(y, xp) and not is_complex(g, xp):
         g = xp.astype(g, y.dtype)
@@ -1076,16 +1078,18 @@ class Schur:
         import numpy as np
         import scipy.linalg
 
-        from ._schur import schur_sqrtm
+        from ._schur import schur_solve, schur_sqrtm
 
         host = np.asarray(a)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            y, inverse_norm = schur_sqrtm(host, extra=_inverse_norms)
+            roots = schur_sqrtm(host, extra=_inverse_norms)
+        y = roots.y
         batch = tuple(a.shape[:-2])
-        suspicious = _suspicious_schur_input(host, y, inverse_norm)
+        suspicious = _suspicious_schur_input(host, y, roots.extra)
         singular = np.zeros(batch, dtype=bool)
         if np.any(suspicious):
+            roots = None  # (the roots below are no longer Q R Q^H)
             y, semisimple, unclear = _settle_host(host, y, suspicious, batch)
             singular = semisimple | unclear
             if not np.all(np.isfinite(y)):
@@ -1104,6 +1108,12 @@ class Schur:
             if np.any(singular):
                 raise ValueError(f"A is singular{batch_indices(singular, batch)}: the matrix square root has no "
                                  "derivative there")
+            if roots is not None and y.dtype == roots.y.dtype:
+                # Bartels-Stewart on the forward's Schur factors (matsqrt._schur.schur_solve), on the pool.
+                rhs = g if z is None else -(conj_transpose(z, xp) @ g @ conj_transpose(z, xp))
+                x = schur_solve(roots, np.asarray(rhs))
+                if x is not None:
+                    return x, ConvergenceInfo(0, math.nan, True, 0.0)
             norm = frobenius_norm(y, xp)
             scale = xp.sqrt(xp.where(norm > 0, norm, xp.ones_like(norm)))
             return _general_backward(xp, y, z, scale, g, maxiter, tol)

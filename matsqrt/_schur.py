@@ -40,14 +40,20 @@ import ctypes
 import functools
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["schur_sqrtm", "scipy_sqrtm", "triangular_sqrt", "MIN_N", "LEAF"]
+__all__ = ["schur_sqrtm", "schur_solve", "SchurRoots", "scipy_sqrtm", "triangular_sqrt", "MIN_N", "LEAF"]
 
 # Diagonal blocks of at most this size are rooted by SciPy in triangular_sqrt.
 LEAF = 48
+
+# From this n on the triangular roots are computed in the pool (triangular_sqrt, whose ?trsyl calls release
+# the GIL); below it SciPy roots the stack of T in one call after the pool: measured at 16 x 64 x 64, the
+# recursion took 4.1 ms serial and 4.7 ms on two threads (its SciPy leaves hold the GIL), SciPy's batch 2.7 ms.
+POOL_TRIANGULAR_MIN_N = 2 * LEAF + 1
 
 # Below this n the per-matrix cost of a ctypes call is no longer small against a decomposition.
 MIN_N = 24
@@ -275,25 +281,50 @@ def scipy_sqrtm(a: np.ndarray, flags: Any = None) -> np.ndarray:
     return out
 
 
-def schur_sqrtm(a: np.ndarray, *, extra: Any = None) -> tuple[np.ndarray, Any]:
-    """``(scipy.linalg.sqrtm(a), extra(a))`` for a NumPy batch, the Schur decompositions in parallel.
+_CHARS = {np.dtype(np.float32): "s", np.dtype(np.float64): "d", np.dtype(np.complex64): "c",
+          np.dtype(np.complex128): "z"}
+
+
+@dataclass
+class SchurRoots:
+    """What :func:`schur_sqrtm` computed: the roots, the caller's ``extra``, and where every matrix went
+    through the pool, its Schur vectors ``q`` and triangular roots ``r`` (``Y = Q R Q^H``), for
+    :func:`schur_solve`."""
+
+    y: np.ndarray
+    extra: Any = None
+    q: np.ndarray | None = None
+    r: np.ndarray | None = None
+
+
+def _parallel(flat: np.ndarray) -> tuple[str | None, int]:
+    from ._chunks import threads
+
+    n, batch = flat.shape[-1], flat.shape[0]
+    workers = min(threads(), batch)
+    char = _CHARS.get(flat.dtype)
+    if char is None or n < MIN_N or workers < 2 or threading.current_thread() is not threading.main_thread():
+        return None, 1
+    return char, workers
+
+
+def schur_sqrtm(a: np.ndarray, *, extra: Any = None) -> SchurRoots:
+    """``scipy.linalg.sqrtm(a)`` and ``extra(a)`` for a NumPy batch, on the thread pool.
 
     ``extra``: a function of a slice of the flattened batch (returning an
     array over it), run in the same threads after the decompositions (the
     caller's singularity test); ``None`` in its place where the batch ran in
     SciPy as it is (the caller then computes it itself, in SciPy's BLAS).
     """
-    from ._chunks import _even_slices, _pool, one_blas_thread, threads
+    from ._chunks import _even_slices, _pool, one_blas_thread
 
     shape = a.shape
     n = shape[-1]
     flat = a.reshape(-1, n, n)
     batch = flat.shape[0]
-    workers = min(threads(), batch)
-    char = {np.dtype(np.float32): "s", np.dtype(np.float64): "d", np.dtype(np.complex64): "c",
-            np.dtype(np.complex128): "z"}.get(a.dtype)
-    if (char is None or n < MIN_N or workers < 2 or threading.current_thread() is not threading.main_thread()):
-        return scipy_sqrtm(a), None
+    char, workers = _parallel(flat)
+    if char is None:
+        return SchurRoots(scipy_sqrtm(a))
     t = np.empty_like(flat)
     q = np.empty_like(flat)
     negative = np.zeros(batch, dtype=bool)
@@ -301,15 +332,22 @@ def schur_sqrtm(a: np.ndarray, *, extra: Any = None) -> tuple[np.ndarray, Any]:
     pending = np.zeros(batch, dtype=bool)
     slices = _even_slices(batch, workers)
 
+    in_pool = n >= POOL_TRIANGULAR_MIN_N
+    if not in_pool:
+        pending[...] = True
+
     def work(part: slice) -> tuple[bool, Any]:
         if not _decompose(flat[part], char, t[part], q[part], negative[part]):
             return False, None
         for i in range(part.start, part.stop):
+            if not in_pool:
+                break
             r = None if negative[i] else triangular_sqrt(t[i], char)
             if r is None:  # a real matrix with a negative eigenvalue (complex root), or trsyl's doubts: SciPy
                 pending[i] = True
             else:
                 np.matmul(q[i] @ r, np.conj(q[i].T) if char in "cz" else q[i].T, out=y[i])
+                t[i] = r  # (T is done with: its root takes its place)
         return True, (None if extra is None else extra(flat[part]))
 
     # Everything with one BLAS thread: SciPy's pool and NumPy's, both awake and spinning on two cores after
@@ -317,16 +355,77 @@ def schur_sqrtm(a: np.ndarray, *, extra: Any = None) -> tuple[np.ndarray, Any]:
     with one_blas_thread(scipy=True):
         results = list(_pool(workers).map(work, slices))
         if not all(r[0] for r in results):
-            return scipy_sqrtm(a), None
+            return SchurRoots(scipy_sqrtm(a))
         more = None if extra is None else np.concatenate([r[1] for r in results]).reshape(shape[:-2])
-        if np.any(pending):
-            # (T is in Schur form: the matrices SciPy gets wrong are those with a 2 x 2 block and a negative
-            # eigenvalue.)
-            tp, qp = t[pending], q[pending]
-            root = scipy_sqrtm(tp, negative[pending] & np.any(np.diagonal(tp, -1, axis1=-2, axis2=-1) != 0, axis=-1))
-            qp = qp.astype(root.dtype, copy=False)
-            done = qp @ root @ np.conj(np.swapaxes(qp, -1, -2))
-            if done.dtype != y.dtype:
-                y = y.astype(done.dtype)
-            y[pending] = done
-    return y.reshape(shape[:-2] + y.shape[-2:]), more
+        if not np.any(pending):
+            return SchurRoots(y.reshape(shape), more, q, t)
+        # The rest in SciPy, in one batched call.  A real matrix with a negative eigenvalue has a complex root:
+        # its real Schur form becomes a complex one (scipy.linalg.rsf2csf, as SciPy does inside sqrtm), whose
+        # triangular root SciPy takes without a decomposition.  (Given the real Schur form itself, SciPy
+        # 1.16-1.17 gets such matrices wrong: see scipy_sqrtm.)
+        tp, qp = t[pending], q[pending]
+        if char in "sd" and np.any(negative[pending]):
+            import scipy.linalg
+
+            ctype = np.complex64 if char == "s" else np.complex128
+            pairs = [scipy.linalg.rsf2csf(tp[k], qp[k]) for k in range(tp.shape[0])]
+            tp = np.stack([np.triu(tc) for tc, _ in pairs]).astype(ctype, copy=False)
+            qp = np.stack([qc for _, qc in pairs]).astype(ctype, copy=False)
+        root = scipy_sqrtm(tp, np.zeros(tp.shape[0], dtype=bool))
+        factors = root.dtype == t.dtype
+        qp = qp.astype(root.dtype, copy=False)
+        done = qp @ root @ np.conj(np.swapaxes(qp, -1, -2))
+        if done.dtype != y.dtype:
+            y = y.astype(done.dtype)
+        y[pending] = done
+        if factors:
+            t[pending] = root
+    return SchurRoots(y.reshape(shape[:-2] + y.shape[-2:]), more, q if factors else None, t if factors else None)
+
+
+def schur_solve(roots: SchurRoots, g: np.ndarray) -> np.ndarray | None:
+    """``X`` with ``Y^H X + X Y^H = G`` per matrix, by Bartels and Stewart's method on the forward's Schur
+    factors (``Y^H = Q R^H Q^H``: ``R^H X~ + X~ R^H = Q^H G Q`` by LAPACK ``?trsyl``, ``X = Q X~ Q^H``), on
+    the thread pool; None where the factors are missing or ``?trsyl`` reports close eigenvalues.
+
+    ``R`` has its spectrum in the open right half-plane, so the equation is
+    nonsingular; ``?trsyl`` is backward stable for it.
+    """
+    from ._chunks import _even_slices, _pool, one_blas_thread
+
+    if roots.q is None or roots.r is None:
+        return None
+    q, r = roots.q, roots.r
+    if np.iscomplexobj(g) and not np.iscomplexobj(q):
+        return None  # (a complex cotangent of a real root: the iteration takes it)
+    n = q.shape[-1]
+    flat_g = np.ascontiguousarray(g.reshape(-1, n, n).astype(q.dtype, copy=False))
+    char, workers = _parallel(q)
+    if char is None:
+        return None
+    trsyl = _trsyl(char)
+    trans = b"C" if char in "cz" else b"T"
+    x = np.empty_like(flat_g)
+    failed = np.zeros(q.shape[0], dtype=bool)
+
+    def work(part: slice) -> None:
+        ld, one, info = ctypes.c_int(n), ctypes.c_int(1), ctypes.c_int(0)
+        scale = np.ones(1, dtype=np.float32 if char in "sc" else np.float64)
+        ref = ctypes.byref
+        for i in range(part.start, part.stop):
+            qi = q[i]
+            qh = np.conj(qi.T) if char in "cz" else qi.T
+            rf = np.asfortranarray(r[i])
+            c = np.asfortranarray(qh @ flat_g[i] @ qi)
+            trsyl(trans, trans, ref(one), ref(ld), ref(ld), _ptr(rf), ref(ld), _ptr(rf), ref(ld), _ptr(c), ref(ld),
+                  _ptr(scale), ref(info))
+            if info.value != 0:
+                failed[i] = True
+                continue
+            np.matmul(qi @ (c / scale[0]), qh, out=x[i])
+
+    with one_blas_thread(scipy=True):
+        list(_pool(workers).map(work, _even_slices(q.shape[0], workers)))
+    if np.any(failed):
+        return None
+    return x.reshape(g.shape[:-2] + (n, n))

@@ -16,6 +16,7 @@ import pytest
 import scipy.linalg
 
 import matsqrt
+import matsqrt._methods as M
 import matsqrt._schur as S
 
 DTYPES = [np.float64, np.float32, np.complex128, np.complex64]
@@ -32,17 +33,23 @@ def _batch(rng, batch, n, dtype, negative=False):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("negative", [False, True])
-@pytest.mark.parametrize("shape", [(3, 24), (4, 40)])
+@pytest.mark.parametrize("shape", [(3, 24), (4, 40), (2, S.POOL_TRIANGULAR_MIN_N + 3)])
 def test_batched_path_agrees_with_scipy(monkeypatch, dtype, negative, shape):
     monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
     rng = np.random.default_rng(7)
     a = _batch(rng, *shape, dtype, negative)
-    y, inverse_norm = S.schur_sqrtm(a, extra=lambda x: np.linalg.norm(np.linalg.inv(x), axis=(-2, -1)))
+    out = S.schur_sqrtm(a, extra=lambda x: np.linalg.norm(np.linalg.inv(x), axis=(-2, -1)))
+    y, inverse_norm = out.y, out.extra
     assert inverse_norm is not None, "the batch did not take the parallel path"
     want = scipy.linalg.sqrtm(a)
     assert y.dtype == want.dtype
     eps = float(np.finfo(a.dtype).eps)
     n = shape[1]
+    if n >= S.POOL_TRIANGULAR_MIN_N:
+        # (triangular roots in the pool; these matrices are well conditioned, and references at this size are
+        # slow to refine: SciPy's root is the referee)
+        assert max(G.rel_error(y[i], want[i]) for i in range(shape[0])) <= 100 * n * eps
+        return
     for i in range(shape[0]):
         ref = G.reference(a[i]).y
         # Same algorithm: as close to the refined root as SciPy's own (both within the contract's C n u cond).
@@ -54,7 +61,8 @@ def test_batched_path_agrees_with_scipy(monkeypatch, dtype, negative, shape):
 def test_batch_shape_is_kept(monkeypatch):
     monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
     a = _batch(np.random.default_rng(1), 6, 32, np.float64).reshape(2, 3, 32, 32)
-    y, extra = S.schur_sqrtm(a, extra=lambda x: np.zeros(x.shape[0]))
+    out = S.schur_sqrtm(a, extra=lambda x: np.zeros(x.shape[0]))
+    y, extra = out.y, out.extra
     assert y.shape == a.shape and extra.shape == (2, 3)
     np.testing.assert_allclose(y @ y, a, atol=1e-12)
 
@@ -63,8 +71,9 @@ def test_a_failed_decomposition_falls_back_to_scipy(monkeypatch):
     monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
     monkeypatch.setattr(S, "_decompose", lambda *args: False)
     a = _batch(np.random.default_rng(2), 3, 32, np.float64)
-    y, _ = S.schur_sqrtm(a)
-    np.testing.assert_array_equal(y, scipy.linalg.sqrtm(a))
+    out = S.schur_sqrtm(a)
+    np.testing.assert_array_equal(out.y, scipy.linalg.sqrtm(a))
+    assert out.q is None and out.extra is None
 
 
 @pytest.mark.parametrize("why", ["one thread", "small n", "one matrix", "worker thread", "float16"])
@@ -81,8 +90,8 @@ def test_other_batches_run_in_scipy_as_they_are(monkeypatch, why):
         thread.join()
     else:
         result["out"] = S.schur_sqrtm(a, extra=len)
-    y, extra = result["out"]
-    assert extra is None
+    y, extra = result["out"].y, result["out"].extra
+    assert extra is None and result["out"].q is None
     np.testing.assert_array_equal(y, scipy.linalg.sqrtm(a))
 
 
@@ -181,3 +190,59 @@ def test_triangular_root_declines_a_negative_real_eigenvalue():
     assert S.triangular_sqrt(t, "d") is None
     big = np.diag(np.r_[np.ones(S.LEAF + 5), -1.0]) + np.triu(np.ones((S.LEAF + 6, S.LEAF + 6)), 1) * 0.01
     assert S.triangular_sqrt(big, "d") is None
+
+
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm_vjp", "inv_sqrtm_vjp"])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+@pytest.mark.parametrize("negative", [False, True])
+def test_batched_vjp_solves_the_sylvester_equation(monkeypatch, inverse, dtype, negative):
+    # The forward's Schur factors serve the backward (Bartels-Stewart on the pool); a real batch with a
+    # complex root (negative eigenvalue) takes the sign iteration.  Referee: the refined Sylvester solution.
+    from test_general import _kron_condition
+
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    rng = np.random.default_rng(5)
+    n = 32
+    a = _batch(rng, 3, n, dtype, negative)
+    complex_out = np.dtype(dtype).kind == "c" or negative
+    g = rng.standard_normal(a.shape) + (1j * rng.standard_normal(a.shape) if complex_out else 0)
+    if not negative:  # the Schur path must serve it, not the iteration
+        def no_iteration(*args, **kwargs):
+            raise AssertionError("the sign iteration ran where the Schur factors should have served")
+
+        monkeypatch.setattr(M, "_general_backward", no_iteration)
+    fn = matsqrt.inv_sqrtm_vjp if inverse else matsqrt.sqrtm_vjp
+    _, vjp = fn(a)
+    grad = vjp(g.astype(np.complex64 if dtype == np.float32 and complex_out else g.dtype))
+    u = G.unit_roundoff(dtype)
+    for i in range(3):
+        ref = G.reference(a[i], inverse=inverse)
+        exact = G.sylvester_gradient(ref.y, g[i], ref.z if inverse else None)
+        if np.dtype(dtype).kind != "c":
+            exact = np.real(exact)
+        cond = ref.cond_inv if inverse else ref.cond
+        bound = G.C * n * u * max(cond, 1.0) * _kron_condition(ref.y.astype(np.complex128))
+        assert G.rel_error(grad[i], exact) <= bound, (i, G.rel_error(grad[i], exact), bound)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_batched_vjp_with_triangular_roots_from_the_pool_solves_its_equation(monkeypatch, dtype):
+    # n above POOL_TRIANGULAR_MIN_N: R from triangular_sqrt; the residual of Y^H X + X Y^H = G (a backward
+    # error, with Y the returned root) at working precision, and the sign iteration never runs.
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+
+    def no_iteration(*args, **kwargs):
+        raise AssertionError("the sign iteration ran where the Schur factors should have served")
+
+    monkeypatch.setattr(M, "_general_backward", no_iteration)
+    rng = np.random.default_rng(9)
+    n = S.POOL_TRIANGULAR_MIN_N + 3
+    a = _batch(rng, 2, n, dtype)
+    g = rng.standard_normal(a.shape).astype(dtype)
+    y, vjp = matsqrt.sqrtm_vjp(a)
+    x = vjp(g)
+    eps = float(np.finfo(dtype).eps)
+    for i in range(2):
+        yh = np.conj(y[i]).T
+        residual = np.linalg.norm(yh @ x[i] + x[i] @ yh - g[i])
+        assert residual <= 100 * n * eps * (2 * np.linalg.norm(y[i]) * np.linalg.norm(x[i]) + np.linalg.norm(g[i]))
