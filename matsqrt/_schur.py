@@ -129,7 +129,7 @@ def _decompose(a: np.ndarray, char: str, t: np.ndarray, q: np.ndarray, negative:
         ws.key = (dtype.str, n)
     lwork = ctypes.c_int(ws.lwork)
     for i in range(a.shape[0]):
-        m = np.asfortranarray(a[i])
+        m = np.array(a[i], order="F")  # (a copy always: ?gees overwrites it, and a[i] may be the caller's)
         vs = np.empty((n, n), dtype=dtype, order="F")
         _call(gees, char, c_n, m, lda, sdim, ws.w, vs, ws.work, lwork, ws.rwork, ws.bwork, info)
         if info.value != 0:

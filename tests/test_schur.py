@@ -246,3 +246,14 @@ def test_batched_vjp_with_triangular_roots_from_the_pool_solves_its_equation(mon
         yh = np.conj(y[i]).T
         residual = np.linalg.norm(yh @ x[i] + x[i] @ yh - g[i])
         assert residual <= 100 * n * eps * (2 * np.linalg.norm(y[i]) * np.linalg.norm(x[i]) + np.linalg.norm(g[i]))
+
+
+def test_the_input_is_not_modified_even_when_its_matrices_are_fortran_ordered(monkeypatch):
+    # ?gees overwrites its argument in place; a batch of transposed views hands it Fortran-ordered matrices.
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    base = _batch(np.random.default_rng(8), 3, 32, np.float64)
+    a = np.swapaxes(base, -1, -2)  # every matrix Fortran-contiguous, a view of base
+    keep = a.copy()
+    y = matsqrt.sqrtm(a)
+    np.testing.assert_array_equal(a, keep)
+    np.testing.assert_allclose(y @ y, keep, atol=1e-12)
