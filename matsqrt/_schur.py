@@ -297,13 +297,26 @@ class SchurRoots:
     r: np.ndarray | None = None
 
 
+@functools.cache
+def _lapack_reachable(char: str) -> bool:
+    """Whether ``?gees`` and ``?trsyl`` load from SciPy's cython_lapack table (a SciPy without them, or a
+    Python without ctypes' capsule access, runs ``scipy.linalg.sqrtm`` as it is)."""
+    try:
+        _gees(char)
+        _trsyl(char)
+    except Exception:  # noqa: BLE001 - any failure to load means: not this way
+        return False
+    return True
+
+
 def _parallel(flat: np.ndarray) -> tuple[str | None, int]:
     from ._chunks import threads
 
     n, batch = flat.shape[-1], flat.shape[0]
     workers = min(threads(), batch)
     char = _CHARS.get(flat.dtype)
-    if char is None or n < MIN_N or workers < 2 or threading.current_thread() is not threading.main_thread():
+    if (char is None or n < MIN_N or workers < 2 or threading.current_thread() is not threading.main_thread()
+            or not _lapack_reachable(char)):
         return None, 1
     return char, workers
 

@@ -8,6 +8,7 @@ complex; a batch mixing regular, singular and branch-cut matrices through the pu
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import general_oracles as G
@@ -76,9 +77,16 @@ def test_a_failed_decomposition_falls_back_to_scipy(monkeypatch):
     assert out.q is None and out.extra is None
 
 
-@pytest.mark.parametrize("why", ["one thread", "small n", "one matrix", "worker thread", "float16"])
+@pytest.mark.parametrize("why", ["one thread", "small n", "one matrix", "worker thread", "float16", "no lapack"])
 def test_other_batches_run_in_scipy_as_they_are(monkeypatch, why):
     monkeypatch.setenv("MATSQRT_NUM_THREADS", "1" if why == "one thread" else "2")
+    if why == "no lapack":  # a SciPy whose cython_lapack table lacks the routines
+        def missing(char):
+            raise KeyError(f"{char}gees")
+
+        monkeypatch.setattr(S, "_gees", missing)
+        S._lapack_reachable.cache_clear()
+        monkeypatch.setattr(S, "_lapack_reachable", functools.cache(S._lapack_reachable.__wrapped__))
     shape = {"small n": (3, S.MIN_N - 1), "one matrix": (1, 32)}.get(why, (3, 32))
     a = _batch(np.random.default_rng(3), *shape, np.float64)
     if why == "float16":
