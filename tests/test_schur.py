@@ -265,3 +265,16 @@ def test_the_input_is_not_modified_even_when_its_matrices_are_fortran_ordered(mo
     y = matsqrt.sqrtm(a)
     np.testing.assert_array_equal(a, keep)
     np.testing.assert_allclose(y @ y, keep, atol=1e-12)
+
+
+def test_fid_batch_with_triangular_roots_in_the_pool(monkeypatch):
+    # Rank-deficient covariance products (a semi-simple zero eigenvalue) at n above POOL_TRIANGULAR_MIN_N:
+    # the pool's roots are flagged by the singularity test and deflated, real, within the Hoelder bound.
+    monkeypatch.setenv("MATSQRT_NUM_THREADS", "2")
+    rng = np.random.default_rng(0)
+    n = S.POOL_TRIANGULAR_MIN_N + 3
+    prods = [G.covariance_product(rng, n, 80, 50) for _ in range(2)]
+    y = matsqrt.sqrtm(np.stack([p.a for p in prods]))
+    assert y.dtype == np.float64
+    for i, p in enumerate(prods):
+        assert G.rel_error(y[i], p.root) <= G.singular_sqrt_bound(n, G.U64, p.kappa_v)
