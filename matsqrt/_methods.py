@@ -1251,13 +1251,14 @@ class Auto:
         Non-symmetric input goes to :class:`Schur` on NumPy and :class:`DB`
         elsewhere: the product-only iterations are not guaranteed to reach
         the principal root there (measured: 6 of 1500 random right-half-plane
-        matrices gave its negative).  SciPy's Schur method is the more
-        accurate of the two (measured, float64: relative error 4.4e-13
-        against db's 2.0e-10 on a 5 x 5 near-symmetric matrix with condition
-        number 5e9, 2.2e-14 against 8.2e-13 on a 7 x 7 matrix with rotation
-        blocks) and the faster on NumPy (2-core Intel Xeon, 2026-12-03,
-        float64 general matrices, forward: 17.9 ms against db's 30 ms at
-        16 x 64 x 64, 109 ms against 167 ms at 4 x 256 x 256; docs/performance.md).
+        matrices gave its negative).  On NumPy the Schur method is the
+        faster (2-core AMD EPYC, 2026-12-06, float64 general matrices, kappa
+        = 10, forward, the batch on the thread pool: 19.4 ms against db's
+        37.3 ms at 16 x 64 x 64, 89.5 ms against 223 ms at 4 x 256 x 256;
+        docs/performance.md); both meet the contract on the same sweeps
+        (docs/accuracy.md), db with the smaller errors since its Newton
+        correction has an exact residual (n = 32: 1.8e-16 against 3.7e-15 on
+        real general matrices).
         """
         if not _classified(a, xp, symmetric):
             return self.general(xp)
