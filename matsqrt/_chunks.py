@@ -118,21 +118,17 @@ def eigh_slices(a: Any, xp: Any) -> list[slice] | None:
 
 
 @functools.cache
-def _blas_controller() -> Any:
-    """threadpoolctl's view of the BLAS libraries loaded now (NumPy's among them), or None without it."""
+def _blas_controller(scipy: bool = False) -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded now (NumPy's among them), or None without it.
+
+    ``scipy``: SciPy's own BLAS too (its wheels bundle one besides NumPy's), loaded first.
+    """
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # a dependency; without it the eigendecompositions run whole
         return None
-    return ThreadpoolController()
-
-
-@functools.cache
-def _blas_controller_with_scipy() -> Any:
-    """As :func:`_blas_controller`, with SciPy's own BLAS (its wheels bundle one besides NumPy's) loaded first."""
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import ThreadpoolController
-
+    if scipy:
+        import scipy.linalg  # noqa: F401
     return ThreadpoolController()
 
 
@@ -144,8 +140,7 @@ def one_blas_thread(scipy: bool = False) -> Iterator[None]:
     calling BLAS meanwhile run single-threaded too.  ``scipy``: SciPy's BLAS
     too, which may have been loaded after :func:`_blas_controller` looked.
     """
-    controller = _blas_controller_with_scipy() if scipy else _blas_controller()
-    with controller.limit(limits=1, user_api="blas"):
+    with _blas_controller(scipy).limit(limits=1, user_api="blas"):
         yield
 
 

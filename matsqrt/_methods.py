@@ -685,18 +685,11 @@ class DB:
         _check_iteration(self.tol, self.maxiter)
 
     def forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None = None, check: bool = False) -> Root:
-        wide = wider_dtype(a.dtype, xp, array_device(a))
-        if wide is None:
-            return self._forward(a, power, xp, widen=False)
-        try:
-            return self._forward(a, power, xp, widen=True)
-        except (_Widen, DefectiveError):
-            # 32-bit work that failed (no convergence, a root that failed its verification, or a zero eigenvalue
-            # judged defective): the batch again in 64 bits, which judges singularity and the branch cut of the
-            # stored matrix far more finely (measured: float32 matrices with the contract's bound at 0.03-0.5
-            # refused as singular, or rooted 2-5x beyond that bound through the rotation off the cut).  An
-            # error path: the common cases converge at once; a matrix that is defective in 64 bits too raises.
-            return _narrowed(self._forward(xp.astype(a, wide), power, xp, widen=False), a.dtype, xp)
+        # 32-bit work that fails (no convergence, a root that fails its verification, or a zero eigenvalue judged
+        # defective) is redone in 64 bits (measured: float32 matrices with the contract's bound at 0.03-0.5
+        # refused as singular, or rooted 2-5x beyond that bound through the rotation off the cut).
+        return _in_64_bits_on_failure(lambda b, widen: self._forward(b, power, xp, widen), a, xp,
+                                      (_Widen, DefectiveError))
 
     def _forward(self, a: Any, power: Fraction, xp: Any, widen: bool) -> Root:
         eps = float(xp.finfo(a.dtype).eps)
@@ -807,6 +800,24 @@ def _corrected_root(u: Any, xp: Any, maxiter: int, tol: float) -> tuple[Any, Any
 
 class _Widen(Exception):
     """Raised inside :meth:`DB._forward` to redo 32-bit work in 64 bits."""
+
+
+def _in_64_bits_on_failure(run: Callable[[Any, bool], Root], a: Any, xp: Any,
+                           failures: tuple[type[Exception], ...]) -> Root:
+    """``run(a, widen)``; where ``a`` is 32-bit and the library has 64 bits on its device, a failure among
+    ``failures`` runs the batch again in 64 bits (``run(a64, False)``), the result in ``a``'s precision.
+
+    An error path, before any judgement of singularity or of the branch cut
+    that 32-bit rounding blurs: the common cases succeed at once, and a
+    matrix that fails in 64 bits too raises from there.
+    """
+    wide = wider_dtype(a.dtype, xp, array_device(a))
+    if wide is None:
+        return run(a, False)
+    try:
+        return run(a, True)
+    except failures:
+        return _narrowed(run(xp.astype(a, wide), False), a.dtype, xp)
 
 
 def _narrowed(root: Root, dtype: Any, xp: Any) -> Root:
@@ -1062,15 +1073,10 @@ class Schur:
             raise TypeError("method 'schur' runs on NumPy arrays only (it calls scipy.linalg.sqrtm); use 'db'")
         if not check:  # (with check_finite the boundary has tested it: 1.8 ms again at 16 x 64 x 64)
             _raise_if_not_finite(a, xp)
-        wide = wider_dtype(a.dtype, xp)
-        if wide is None:
-            return self._forward(a, power, xp, symmetric, check)
-        try:
-            return self._forward(a, power, xp, symmetric, check)
-        except DefectiveError:
-            # As DB: a 32-bit matrix judged defective is judged again in 64 bits (measured: a float32 product
-            # of two covariances, the contract's bound 0.03, refused as singular), and raises if it is.
-            return _narrowed(self._forward(xp.astype(a, wide), power, xp, symmetric, check), a.dtype, xp)
+        # As DB: a 32-bit matrix judged defective is judged again in 64 bits (measured: a float32 product of two
+        # covariances, the contract's bound 0.03, refused as singular), and raises if it is.
+        return _in_64_bits_on_failure(lambda b, widen: self._forward(b, power, xp, symmetric, check), a, xp,
+                                      (DefectiveError,))
 
     def _forward(self, a: Any, power: Fraction, xp: Any, symmetric: bool | None, check: bool) -> Root:
         import warnings

@@ -148,14 +148,12 @@ def triangular_sqrt(t: np.ndarray, char: str) -> np.ndarray | None:
     ``[[T11, T12], [0, T22]]`` (never inside a 2 x 2 block), root the diagonal
     blocks, and solve ``R11 X + X R22 = T12`` by LAPACK ``?trsyl``, which wants
     quasi-triangular coefficients in Schur canonical form; the roots of
-    ``?gees``'s standardised blocks are in that form again.  Leaves: ``sqrt``
-    of a diagonal entry (principal, for complex ``T``); for a real 2 x 2 block
-    with eigenvalues ``theta +- i mu``, ``alpha I + (T - theta I) / (2 alpha)``
-    with ``alpha = sqrt((theta + |theta + i mu|) / 2)``, the real root whose
-    eigenvalues have positive real part (Higham 1987).  None (the caller
-    then uses SciPy) for a real ``T`` with a negative or zero diagonal 1 x 1
-    entry, and wherever ``?trsyl`` reports close eigenvalues of ``R11`` and
-    ``-R22``.  Each ``?trsyl`` call releases the GIL.
+    ``?gees``'s standardised blocks are in that form again.  Diagonal blocks
+    of at most :data:`LEAF` rows are rooted by SciPy, which takes a matrix in
+    Schur form without a decomposition.  None (the caller then uses SciPy on
+    the whole matrix) for a real ``T`` with a negative or zero diagonal
+    1 x 1 entry, and wherever ``?trsyl`` reports close eigenvalues of ``R11``
+    and ``-R22``.  Each ``?trsyl`` call releases the GIL.
     """
     import scipy.linalg
 
@@ -185,28 +183,8 @@ def triangular_sqrt(t: np.ndarray, char: str) -> np.ndarray | None:
         block[...] = rooted
         return True
 
-    def leaf(lo: int, hi: int) -> bool:
-        if hi - lo == 1:
-            d = r[lo, lo]
-            if real and not d > 0:
-                return False
-            r[lo, lo] = np.sqrt(d)
-            return True
-        block = r[lo:hi, lo:hi]
-        theta = 0.5 * (block[0, 0] + block[1, 1])
-        mu2 = -(0.25 * (block[0, 0] - block[1, 1]) ** 2 + block[0, 1] * block[1, 0])
-        if not mu2 > 0:
-            return False
-        alpha = np.sqrt(0.5 * (theta + np.hypot(theta, np.sqrt(mu2))))
-        if not alpha > 0:
-            return False
-        block[...] = (block - theta * np.eye(2, dtype=r.dtype)) / (2 * alpha) + alpha * np.eye(2, dtype=r.dtype)
-        return True
-
     def root(lo: int, hi: int) -> bool:
         m = hi - lo
-        if m == 1 or (m == 2 and sub[lo + 1]):
-            return leaf(lo, hi)
         if m <= LEAF:
             return scipy_leaf(lo, hi)
         mid = lo + m // 2
@@ -262,14 +240,12 @@ def _schur_form_with_negative_eigenvalue(a: np.ndarray) -> np.ndarray:
     return flags
 
 
-def scipy_sqrtm(a: np.ndarray, flags: Any = None) -> np.ndarray:
-    """``scipy.linalg.sqrtm(a)``, with the matrices it gets wrong (:func:`_schur_form_with_negative_eigenvalue`,
-    or ``flags`` where the caller knows them) given to it as complex matrices (its complex path decomposes
-    them afresh and is right)."""
+def scipy_sqrtm(a: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.sqrtm(a)``, with the matrices it gets wrong (:func:`_schur_form_with_negative_eigenvalue`)
+    given to it as complex matrices (its complex path decomposes them afresh and is right)."""
     import scipy.linalg
 
-    if flags is None:
-        flags = _schur_form_with_negative_eigenvalue(a)
+    flags = _schur_form_with_negative_eigenvalue(a)
     if not np.any(flags):
         return scipy.linalg.sqrtm(a)
     complex_type = np.complex64 if a.dtype == np.float32 else np.complex128
@@ -375,16 +351,16 @@ def schur_sqrtm(a: np.ndarray, *, extra: Any = None) -> SchurRoots:
         # The rest in SciPy, in one batched call.  A real matrix with a negative eigenvalue has a complex root:
         # its real Schur form becomes a complex one (scipy.linalg.rsf2csf, as SciPy does inside sqrtm), whose
         # triangular root SciPy takes without a decomposition.  (Given the real Schur form itself, SciPy
-        # 1.16-1.17 gets such matrices wrong: see scipy_sqrtm.)
+        # 1.16-1.17 gets such matrices wrong: see scipy_sqrtm.  After the conversion none is left.)
+        import scipy.linalg
+
         tp, qp = t[pending], q[pending]
         if char in "sd" and np.any(negative[pending]):
-            import scipy.linalg
-
             ctype = np.complex64 if char == "s" else np.complex128
             pairs = [scipy.linalg.rsf2csf(tp[k], qp[k]) for k in range(tp.shape[0])]
             tp = np.stack([np.triu(tc) for tc, _ in pairs]).astype(ctype, copy=False)
             qp = np.stack([qc for _, qc in pairs]).astype(ctype, copy=False)
-        root = scipy_sqrtm(tp, np.zeros(tp.shape[0], dtype=bool))
+        root = scipy.linalg.sqrtm(tp)
         factors = root.dtype == t.dtype
         qp = qp.astype(root.dtype, copy=False)
         done = qp @ root @ np.conj(np.swapaxes(qp, -1, -2))

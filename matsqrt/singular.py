@@ -77,10 +77,10 @@ class DefectiveError(ValueError):
 def raise_defective(flags: np.ndarray, batch_shape: tuple[int, ...]) -> None:
     """The :class:`ValueError` for matrices without a principal root (a Jordan block at zero)."""
     if np.any(flags):
-        raise DefectiveError(f"A is singular to working precision and its zero eigenvalue is not semi-simple to that "
-                         f"precision{batch_indices(np.reshape(flags, batch_shape), batch_shape)}: a Jordan block "
-                         "at zero, which has no principal square root, or a matrix too far from normal for this "
-                         "dtype to tell")
+        raise DefectiveError(f"A is singular to working precision and its zero eigenvalue is not semi-simple to "
+                             f"that precision{batch_indices(np.reshape(flags, batch_shape), batch_shape)}: a Jordan "
+                             "block at zero, which has no principal square root, or a matrix too far from normal "
+                             "for this dtype to tell")
 
 
 def squares_back(a: np.ndarray, y: np.ndarray) -> np.ndarray:
